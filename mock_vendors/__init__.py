@@ -1,0 +1,1 @@
+"""Flask emulators of the fleet vendors fleetsim stands in for."""

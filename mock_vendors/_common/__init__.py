@@ -1,0 +1,1 @@
+"""What every vendor emulator shares: clock, faults, journal, control plane, app factory."""

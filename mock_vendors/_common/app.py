@@ -1,0 +1,184 @@
+"""The vendor app factory: one Flask app per vendor, sharing the stack's clock and world."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, Request, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from .control import control_blueprint
+from .faults import FaultPlan
+from .journal import Journal
+from .stack import Stack
+
+log = logging.getLogger("fleetsim.mock")
+
+CONTROL_PREFIX = "/_mock"
+MALFORMED_BODY = b'{"head": {"status": "OK", \x00\x01 <truncated gateway response'
+
+
+class Backend(Protocol):
+    """What the control plane needs from every vendor backend."""
+
+    def dump(self) -> dict[str, Any]: ...
+    def restore(self, state: dict[str, Any]) -> None: ...
+    def credentials(self) -> dict[str, Any]: ...
+
+
+ErrorRenderer = Callable[[int, str, "float | None"], Response]
+
+
+@dataclass(frozen=True)
+class VendorSpec:
+    """Everything that makes one vendor different from another, handed to the factory."""
+
+    key: str
+    title: str
+    make_backend: Callable[[Stack], Backend]
+    register_routes: Callable[[Flask], None]
+    error_response: ErrorRenderer
+    expire_session: Callable[[Backend, Request], None] = lambda backend, req: None
+
+
+class VendorRuntime:
+    """One vendor's live parts: backend state, faults and journal."""
+
+    def __init__(self, spec: VendorSpec, stack: Stack) -> None:
+        self.spec = spec
+        self.stack = stack
+        self.faults = FaultPlan()
+        self.journal = Journal()
+        self.backend: Backend = spec.make_backend(stack)
+
+    @property
+    def key(self) -> str:
+        """The vendor's mount name, e.g. ``gpsinsight``."""
+        return self.spec.key
+
+    def reset(self) -> None:
+        """Back to the freshly seeded world: new backend, no faults, empty journal."""
+        self.backend = self.spec.make_backend(self.stack)
+        self.faults.clear()
+        self.journal.clear()
+
+
+def runtime_of(app: Flask) -> VendorRuntime:
+    """The runtime stored on a vendor app."""
+    return app.extensions["fleetsim"]
+
+
+def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
+    """Build a vendor's Flask app: its routes, the control plane and the fault/journal hooks."""
+    app = Flask(f"fleetsim.{spec.key}")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    runtime = VendorRuntime(spec, stack)
+    stack.register(runtime)
+    app.extensions["fleetsim"] = runtime
+    app.register_blueprint(control_blueprint(), url_prefix=CONTROL_PREFIX)
+    spec.register_routes(app)
+
+    @app.before_request
+    def _apply_request_faults() -> Response | None:
+        if request.path.startswith(CONTROL_PREFIX):
+            return None
+        g.fleetsim_t0 = time.perf_counter()
+        fault = runtime.faults.pick(request.method, request.path)
+        g.fleetsim_fault = fault
+        if fault is None:
+            return None
+        spec_ = fault.spec
+        if spec_["latency_ms"]:
+            time.sleep(spec_["latency_ms"] / 1000)  # a server-side fault, not a test wait
+        if spec_["expire_session"]:
+            spec.expire_session(runtime.backend, request)
+        if spec_["status"]:
+            return spec.error_response(
+                spec_["status"], _fault_message(spec_["status"]), spec_["retry_after"]
+            )
+        return None
+
+    @app.after_request
+    def _journal_and_mangle(response: Response) -> Response:
+        if request.path.startswith(CONTROL_PREFIX):
+            return response
+        started = g.get("fleetsim_t0")
+        latency = (time.perf_counter() - started) * 1000 if started else 0.0
+        runtime.journal.record(
+            stack.clock.now(),
+            request.method,
+            request.path,
+            response.status_code,
+            latency,
+            g.get("fleetsim_app_token_id"),  # set by vendor routes: an id, never the token
+        )
+        fault = g.get("fleetsim_fault")
+        if fault is not None:
+            response = _mangle(response, fault.spec)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        if request.path.startswith(CONTROL_PREFIX):
+            from .jsonio import json_response
+
+            return json_response({"error": exc.description}, exc.code or 500)
+        return spec.error_response(exc.code or 500, _http_message(exc), None)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Last resort: a bug still answers in the vendor's shape, and the traceback is logged
+        # (request parameters are not, since they may carry tokens).
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return spec.error_response(500, "Internal server error", None)
+
+    return app
+
+
+def _fault_message(status: int) -> str:
+    return {
+        429: "too many requests",
+        500: "Internal server error",
+        502: "Bad gateway",
+        503: "Service unavailable",
+        504: "Gateway timeout",
+    }.get(status, "Injected fault")
+
+
+def _http_message(exc: HTTPException) -> str:
+    if exc.code == 404:
+        return "Not found"
+    if exc.code == 405:
+        return f"Method {request.method} not allowed"
+    return exc.description or exc.name
+
+
+def _mangle(response: Response, spec: dict[str, Any]) -> Response:
+    """Body and connection faults, applied after the request was handled (and committed)."""
+    if spec["body"] == "truncated":
+        body = response.get_data()
+        response.set_data(body[: len(body) // 2])
+    elif spec["body"] == "malformed":
+        response.set_data(MALFORMED_BODY)
+    if spec["drop"]:
+        _drop_connection()
+    return response
+
+
+class DroppedConnection(ConnectionAbortedError):
+    """Raised where no socket can be closed (the Flask test client) for a ``drop`` fault."""
+
+
+def _drop_connection() -> None:
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if sock is None:
+        raise DroppedConnection("fault: connection dropped after the request was handled")
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone: the effect we wanted

@@ -1,0 +1,58 @@
+"""The request journal: what each vendor was asked, never with a secret in it."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+
+class Journal:
+    """A bounded, thread-safe list of vendor requests (control-plane calls are not recorded)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+
+    def record(
+        self,
+        at: datetime,
+        method: str,
+        path: str,
+        status: int,
+        latency_ms: float,
+        app_token_id: str | None,
+    ) -> None:
+        """Append one request. ``path`` carries no query string, so no token can leak in."""
+        entry = {
+            "at": at.isoformat(),
+            "method": method,
+            "path": path,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "app_token_id": app_token_id,
+        }
+        with self._lock:
+            self._entries.append(entry)
+
+    def query(
+        self, method: str | None = None, path: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Entries filtered by method, path glob (case-insensitive) and virtual time."""
+        with self._lock:
+            entries = list(self._entries)
+        if method:
+            entries = [e for e in entries if e["method"] == method.upper()]
+        if path:
+            pattern = path.lower()
+            entries = [e for e in entries if fnmatch.fnmatchcase(e["path"].lower(), pattern)]
+        if since is not None:
+            entries = [e for e in entries if datetime.fromisoformat(e["at"]) >= since]
+        return entries
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,95 @@
+"""One stack: the settings, the virtual clock and the world that every vendor shares."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fixtures.world import build_world
+
+from .clock import VirtualClock
+
+if TYPE_CHECKING:
+    from .app import VendorRuntime
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What a stack is built from; every field has an embedded default."""
+
+    seed: int = 1
+    vehicles: int = 50
+    wex_vehicles: int = 20
+    admin_key: str | None = None
+    session_ttl_hours: float = 24.0
+    daily_quota: int = 0  # GPS Insight per-user rolling 24 h quota; 0 means off
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
+        """Settings from FLEETSIM_* environment variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, cast in (
+            ("seed", int),
+            ("vehicles", int),
+            ("wex_vehicles", int),
+            ("session_ttl_hours", float),
+            ("daily_quota", int),
+        ):
+            raw = env.get(f"FLEETSIM_{name.upper()}")
+            if raw:
+                try:
+                    values[name] = cast(raw)
+                except ValueError as exc:
+                    raise ValueError(f"FLEETSIM_{name.upper()} must be a number") from exc
+        if env.get("FLEETSIM_ADMIN_KEY"):
+            values["admin_key"] = env["FLEETSIM_ADMIN_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class Stack:
+    """Shared by every vendor app of one process: reseeding it reseeds them all consistently."""
+
+    def __init__(self, settings: StackSettings | None = None, clock: VirtualClock | None = None):
+        self.settings = settings or StackSettings()
+        self.clock = clock or VirtualClock()
+        self._lock = threading.RLock()
+        self._runtimes: dict[str, VendorRuntime] = {}
+        self.world = self._build_world()
+
+    def _build_world(self) -> dict[str, Any]:
+        # The world is anchored to the virtual day it was seeded on, so "active today" DTCs
+        # are active today, and a frozen clock gives QA the same world every time.
+        now = self.clock.now()
+        anchor = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        return build_world(
+            self.settings.seed,
+            anchor,
+            vehicles=self.settings.vehicles,
+            wex_vehicles=self.settings.wex_vehicles,
+        )
+
+    def register(self, runtime: VendorRuntime) -> None:
+        """Make a vendor part of this stack (reseeding will reach it)."""
+        with self._lock:
+            self._runtimes[runtime.key] = runtime
+
+    def reseed(self, seed: int | None = None, vehicles: int | None = None, **sizes: int) -> None:
+        """Regenerate the world from a new seed and reset every vendor to it."""
+        with self._lock:
+            self.settings = replace(
+                self.settings,
+                **{
+                    k: v
+                    for k, v in {"seed": seed, "vehicles": vehicles, **sizes}.items()
+                    if v is not None
+                },
+            )
+            self.world = self._build_world()
+            for runtime in self._runtimes.values():
+                runtime.reset()

@@ -1,0 +1,1 @@
+"""GPS Insight API v2 emulator (also the platform Wex Telematics runs on)."""

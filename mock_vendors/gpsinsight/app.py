@@ -1,0 +1,54 @@
+"""Build a GPS Insight-platform app for a brand: GPS Insight itself, or a rebrand of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, Request
+
+from mock_vendors._common.app import VendorSpec, create_vendor_app
+from mock_vendors._common.stack import Stack
+
+from .backend import GpsInsightBackend
+from .routes import error_response, register_routes
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What differs between brands of the platform: mount name, display name, world slice."""
+
+    key: str
+    name: str
+
+
+GPS_INSIGHT = Brand(key="gpsinsight", name="GPS Insight")
+
+
+def _expire_session(backend: GpsInsightBackend, request: Request) -> None:
+    values = request.values
+    backend.expire_session(values.get("session_token") or values.get("token"))
+
+
+def create_app(stack: Stack | None = None, brand: Brand = GPS_INSIGHT) -> Flask:
+    """A GPS Insight-platform vendor app for ``brand`` on ``stack`` (a new stack if none)."""
+    stack = stack or Stack()
+
+    def make_backend(stack: Stack) -> GpsInsightBackend:
+        return GpsInsightBackend(
+            stack.world[brand.key],
+            stack.clock,
+            session_ttl_hours=stack.settings.session_ttl_hours,
+            daily_quota=stack.settings.daily_quota,
+        )
+
+    spec = VendorSpec(
+        key=brand.key,
+        title=brand.name,
+        make_backend=make_backend,
+        register_routes=register_routes,
+        error_response=error_response,
+        expire_session=_expire_session,  # type: ignore[arg-type]
+    )
+    app = create_vendor_app(spec, stack)
+    app.config["FLEETSIM_BRAND"] = brand.name
+    return app
