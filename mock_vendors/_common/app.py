@@ -166,7 +166,7 @@ def _mangle(response: Response, spec: dict[str, Any]) -> Response:
     elif spec["body"] == "malformed":
         response.set_data(MALFORMED_BODY)
     if spec["drop"]:
-        _drop_connection()
+        _drop_connection(response)
     return response
 
 
@@ -174,11 +174,18 @@ class DroppedConnection(ConnectionAbortedError):
     """Raised where no socket can be closed (the Flask test client) for a ``drop`` fault."""
 
 
-def _drop_connection() -> None:
+def _drop_connection(response: Response) -> None:
     sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if sock is None:
-        raise DroppedConnection("fault: connection dropped after the request was handled")
+        # No socket under the test client: fail when the body is read, as a client would.
+        response.response = _raise_dropped()
+        return
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already gone: the effect we wanted
+
+
+def _raise_dropped() -> Any:
+    raise DroppedConnection("fault: connection dropped after the request was handled")
+    yield b""  # a generator, so the error comes when the body is read

@@ -1,0 +1,1 @@
+"""The ``fleetsim`` command: serve the emulators (later: run the sync engine)."""

@@ -1,0 +1,53 @@
+"""``fleetsim``: the command-line entry point."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """fleetsim: fleet vendor emulators and the sync engine that runs against them."""
+
+
+@main.command()
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("FLEETSIM_HOST", "127.0.0.1"),
+    show_default="127.0.0.1",
+    help="Address to bind (loopback by default).",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("FLEETSIM_PORT", "8100")),
+    show_default="8100",
+    help="Port for every vendor (each under its own prefix).",
+)
+@click.option("--seed", type=int, default=None, help="World seed [FLEETSIM_SEED, default 1].")
+@click.option(
+    "--vehicles",
+    type=int,
+    default=None,
+    help="GPS Insight demo vehicles [FLEETSIM_VEHICLES, default 50].",
+)
+@click.option("--threads", type=int, default=8, show_default=True, help="gunicorn threads.")
+def serve(host: str, port: int, seed: int | None, vehicles: int | None, threads: int) -> None:
+    """Start every emulator in one process and print URLs and demo credentials."""
+    from fleetsim.serve import serve as run_server
+    from mock_vendors._common.stack import StackSettings
+    from mock_vendors.wsgi import create_all
+
+    try:
+        settings = StackSettings.from_env(seed=seed, vehicles=vehicles)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if settings.vehicles < 0 or settings.vehicles > 20_000:
+        raise click.UsageError("--vehicles must be between 0 and 20000")
+    run_server(create_all(settings), host, port, threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Serve a whole stack from one gunicorn process: one worker, many threads, state in memory."""
+
+from __future__ import annotations
+
+import select
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
+
+from mock_vendors.wsgi import StackApp
+
+READY_LINE = "fleetsim ready"
+
+
+class KeepServingWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread, but a thread keeps serving a keep-alive connection while its client is busy.
+
+    Stock gthread hands every keep-alive request back to the main thread's poller and then to
+    a pool thread again: two thread hops and GIL hand-offs per request. When the next request
+    is already arriving (within 2 ms) this worker serves it on the same thread; idle
+    connections still go back to the poller, so slow clients cannot pin threads.
+    """
+
+    FOLLOW_UP_WAIT_S = 0.002
+
+    def handle(self, conn: Any) -> Any:
+        result = super().handle(conn)
+        while result is True and self.alive:
+            if not conn.parser.unreader.buf.getvalue():
+                readable, _, _ = select.select([conn.sock], [], [], self.FOLLOW_UP_WAIT_S)
+                if not readable:
+                    break
+            result = super().handle(conn)
+        return result
+
+
+class StackServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn running an already-built stack app (preloaded, so it is built exactly once)."""
+
+    def __init__(self, app: StackApp, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> StackApp:
+        return self.application
+
+
+def banner(app: StackApp, base_url: str) -> str:
+    """Base URLs and demo credentials, as ``make run`` prints them."""
+    settings = app.stack.settings
+    lines = [
+        f"fleetsim stack: seed {settings.seed}, {settings.vehicles} GPS Insight vehicles, "
+        f"{settings.wex_vehicles} Wex vehicles, virtual clock "
+        f"{app.stack.clock.now().isoformat(timespec='seconds')}",
+    ]
+    for key, vendor in app.vendors.items():
+        runtime = vendor.extensions["fleetsim"]
+        lines.append(f"  {runtime.spec.title:<15} {base_url}/{key}")
+        for account in runtime.backend.credentials().get("accounts", []):
+            lines.append(f"    account {account['name']!r}:")
+            for user in account["users"]:
+                scope = "Master User" if user["master"] else ", ".join(user["vehicle_groups"])
+                lines.append(
+                    f"      username {user['username']:<18} app_token {user['app_token']}"
+                    f"   ({scope})"
+                )
+    lines.append(
+        f"  control plane   {base_url}/<vendor>/_mock/  "
+        "(credentials, clock, faults, journal, state, seed, reset)"
+    )
+    return "\n".join(lines)
+
+
+def serve(app: StackApp, host: str, port: int, threads: int = 8) -> None:
+    """Run the stack in the foreground until interrupted (Ctrl-C stops it cleanly)."""
+    base_url = f"http://{host}:{port}"
+    text = banner(app, base_url)
+
+    def announce(worker: Any) -> None:
+        # The worker has the listening socket and the app: requests are served from here on.
+        print(text, flush=True)
+        print(READY_LINE, flush=True)
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": 1,
+        "worker_class": "fleetsim.serve.KeepServingWorker",
+        "threads": threads,
+        "preload_app": True,
+        "post_worker_init": announce,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": 5,
+        "keepalive": 5,
+        "proc_name": "fleetsim",
+    }
+    StackServer(app, options).run()
+    sys.exit(0)

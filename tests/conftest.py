@@ -1,0 +1,61 @@
+"""Shared fixtures: a whole stack in-process on a frozen virtual clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from helpers import PLATFORM_VENDORS, T0, make_stack_app  # noqa: F401  (re-exported)
+from mock_vendors.wsgi import StackApp
+
+
+@pytest.fixture
+def stack_app() -> StackApp:
+    """The default demo stack (seed 1)."""
+    return make_stack_app()
+
+
+@pytest.fixture
+def client(stack_app: StackApp) -> Client:
+    """A WSGI test client for the whole stack (paths start with /<vendor>)."""
+    return Client(stack_app)
+
+
+@pytest.fixture
+def creds(client: Client) -> Callable[[str], dict[str, dict[str, Any]]]:
+    """``creds(vendor)`` -> {username: credential row} from ``/_mock/credentials``."""
+
+    def get(vendor: str) -> dict[str, dict[str, Any]]:
+        body = client.get(f"/{vendor}/_mock/credentials").json
+        return {u["username"]: u for a in body["accounts"] for u in a["users"]}
+
+    return get
+
+
+@pytest.fixture
+def login(client: Client, creds: Callable[[str], dict[str, dict[str, Any]]]):
+    """``login(vendor, role)`` -> session token; role is master | dispatch | restricted."""
+
+    def do(vendor: str, role: str = "master") -> str:
+        users = creds(vendor).values()
+        user = {
+            "master": next(u for u in users if u["master"]),
+            "dispatch": next(
+                u for u in users if not u["master"] and "ALL VEHICLES" in u["vehicle_groups"]
+            ),
+            "restricted": next(
+                u for u in users if "ALL VEHICLES" not in u["vehicle_groups"]
+            ),
+        }[role]
+        response = client.get(
+            f"/{vendor}/v2/userauth/login",
+            query_string={"username": user["username"], "app_token": user["app_token"]},
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.json["data"]["token"]
+
+    return do

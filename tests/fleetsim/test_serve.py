@@ -1,0 +1,118 @@
+"""`fleetsim serve` (what `make run` starts): one process on loopback, ready line, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+STARTUP_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveStack:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "FLEETSIM_SEED": "3", "FLEETSIM_VEHICLES": "12"}
+        env.pop("FLEETSIM_ADMIN_KEY", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fleetsim.cli", "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(STARTUP_TIMEOUT_S):
+            self.proc.kill()
+            raise AssertionError("no 'fleetsim ready' line:\n" + "".join(self.lines))
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.strip() == "fleetsim ready":
+                self.ready.set()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                return self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                raise
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveStack]:
+    stack = LiveStack()
+    try:
+        yield stack
+    finally:
+        if stack.proc.poll() is None:
+            stack.proc.kill()
+
+
+def test_banner_prints_base_urls_and_demo_credentials(live: LiveStack) -> None:
+    text = "".join(live.lines)
+    creds = requests.get(f"{live.base}/gpsinsight/_mock/credentials", timeout=5).json()
+    master = next(u for u in creds["accounts"][0]["users"] if u["master"])
+    assert f"{live.base}/gpsinsight" in text and f"{live.base}/wex" in text
+    assert master["username"] in text and master["app_token"] in text
+
+
+def test_a_printed_app_token_logs_in_and_lists_vehicles(live: LiveStack) -> None:
+    creds = requests.get(f"{live.base}/wex/_mock/credentials", timeout=5).json()
+    user = creds["accounts"][0]["users"][0]
+    login = requests.post(
+        f"{live.base}/wex/v2/userauth/login",
+        data={"username": user["username"], "app_token": user["app_token"]},
+        timeout=5,
+    ).json()
+    listing = requests.get(
+        f"{live.base}/wex/v2/vehicle/list",
+        params={"session_token": login["data"]["token"]},
+        timeout=5,
+    ).json()
+    assert listing["head"]["status"] == "OK"
+    assert listing["head"]["brand"] == "Wex Telematics"
+    assert len(listing["data"]) == 20
+
+
+def test_drop_fault_closes_the_connection_without_an_answer(live: LiveStack) -> None:
+    base = f"{live.base}/gpsinsight"
+    fault = requests.post(
+        f"{base}/_mock/faults", json={"path": "/v2/heartbeat/beat", "drop": True}, timeout=5
+    ).json()
+    try:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"{base}/v2/heartbeat/beat", timeout=5)
+    finally:
+        requests.delete(f"{base}/_mock/faults/{fault['id']}", timeout=5)
+    assert requests.get(f"{base}/v2/heartbeat/beat", timeout=5).status_code == 200
+
+
+def test_ctrl_c_stops_the_stack_cleanly(live: LiveStack) -> None:
+    started = time.monotonic()
+    assert live.stop() == 0
+    assert time.monotonic() - started < 15
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{live.base}/gpsinsight/v2/heartbeat/beat", timeout=2)
