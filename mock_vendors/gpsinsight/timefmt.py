@@ -17,6 +17,9 @@ _DATE_FORMATS = (
     ("%m/%d/%Y", True),
 )
 _EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+# Dates outside this range are refused as bad input rather than overflowing date arithmetic.
+MIN_TS = 0.0
+MAX_TS = 32_503_680_000.0  # 3000-01-01
 
 
 @lru_cache(maxsize=64)
@@ -71,22 +74,31 @@ def parse_date(text: str, tz: str) -> tuple[float, bool]:
     """
     text = text.strip()
     if _EPOCH.match(text):
-        return float(text), False
+        return _in_range(float(text)), False
     for fmt, whole_day in _DATE_FORMATS:
         try:
             naive = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        return naive.replace(tzinfo=zone(tz)).timestamp(), whole_day
+        try:
+            return _in_range(naive.replace(tzinfo=zone(tz)).timestamp()), whole_day
+        except OverflowError:
+            raise ValueError(text) from None
     raise ValueError(text)
+
+
+def _in_range(ts: float) -> float:
+    if not MIN_TS <= ts < MAX_TS:
+        raise ValueError("date out of range")
+    return ts
 
 
 def parse_mst(text: str) -> float:
     """Parse an ``exec_time`` value (MST) or epoch seconds back into epoch seconds."""
     text = text.strip()
     if _EPOCH.match(text):
-        return float(text)
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=MST).timestamp()
+        return _in_range(float(text))
+    return _in_range(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=MST).timestamp())
 
 
 def day_bounds(ts: float, tz: str) -> tuple[float, float]:
