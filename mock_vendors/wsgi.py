@@ -9,10 +9,15 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from mock_vendors._common.jsonio import json_response
 from mock_vendors._common.stack import Stack, StackSettings
+from mock_vendors.driveri.app import create_app as create_driveri
 from mock_vendors.gpsinsight.app import create_app as create_gpsinsight
 from mock_vendors.wex.app import create_app as create_wex
 
-VENDOR_FACTORIES = {"gpsinsight": create_gpsinsight, "wex": create_wex}
+VENDOR_FACTORIES = {
+    "gpsinsight": create_gpsinsight,
+    "wex": create_wex,
+    "driveri": create_driveri,
+}
 
 
 class StackApp(DispatcherMiddleware):

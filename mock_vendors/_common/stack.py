@@ -27,6 +27,8 @@ class StackSettings:
     admin_key: str | None = None
     session_ttl_hours: float = 24.0
     daily_quota: int = 0  # GPS Insight per-user rolling 24 h quota; 0 means off
+    driveri_token_ttl_s: float = 3600.0
+    driveri_rate_per_minute: int = 0  # Driveri per-client quota; 0 means off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -39,6 +41,8 @@ class StackSettings:
             ("wex_vehicles", int),
             ("session_ttl_hours", float),
             ("daily_quota", int),
+            ("driveri_token_ttl_s", float),
+            ("driveri_rate_per_minute", int),
         ):
             raw = env.get(f"FLEETSIM_{name.upper()}")
             if raw:

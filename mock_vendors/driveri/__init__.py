@@ -1,0 +1,1 @@
+"""Netradyne Driveri emulator: OAuth client credentials and tenant drivers."""

@@ -1,0 +1,32 @@
+"""Build the Netradyne Driveri app on a stack."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mock_vendors._common.app import VendorSpec, create_vendor_app
+from mock_vendors._common.stack import Stack
+
+from .backend import DriveriBackend
+from .routes import error_response, register_routes
+
+
+def _make_backend(stack: Stack) -> DriveriBackend:
+    return DriveriBackend(
+        stack.world["driveri"],
+        stack.clock,
+        token_ttl_s=stack.settings.driveri_token_ttl_s,
+        rate_per_minute=stack.settings.driveri_rate_per_minute,
+    )
+
+
+def create_app(stack: Stack | None = None) -> Flask:
+    """The Driveri app on ``stack`` (a new stack if none)."""
+    spec = VendorSpec(
+        key="driveri",
+        title="Netradyne Driveri",
+        make_backend=_make_backend,
+        register_routes=register_routes,
+        error_response=error_response,
+    )
+    return create_vendor_app(spec, stack or Stack())
