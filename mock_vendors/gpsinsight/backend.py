@@ -325,7 +325,7 @@ class GpsInsightBackend:
                 fix_ts = motion.latest_fix_time(v, now)
                 if last is not None and fix_ts <= last:
                     continue
-                row = self._fix_row(v, fix_ts, drivers)
+                row = self._fix_row(v, fix_ts, drivers, now)
                 row["odometer"] = f"{row['odometer']:.1f}"  # a string here, as the vendor sends
                 rows.append(row)
             return Raw(_dumps(rows))
@@ -339,7 +339,9 @@ class GpsInsightBackend:
         lo, hi = p.window(self.tz, now, max_days=MAX_HISTORY_DAYS)
         drivers = self._drivers_by_id()
         return [
-            self._fix_row(v, ts, drivers) for ts in motion.fix_times(v, lo, min(hi, now)) if ts < hi
+            self._fix_row(v, ts, drivers, now)
+            for ts in motion.fix_times(v, lo, min(hi, now))
+            if ts < hi
         ]
 
     def vehicle_runtime(self, ctx: Ctx, p: Params) -> list[dict[str, Any]]:
@@ -394,7 +396,9 @@ class GpsInsightBackend:
         seen: dict[str, list[float]] = {}
         for v in fleet:
             for ep in _episodes(v):
-                span = _reports(ep, float("-inf"), now, now)
+                # No upper bound but now: a report falling on this very second counts, as
+                # it does in vehicle/dtc.
+                span = _reports(ep, float("-inf"), float("inf"), now)
                 if span is None:
                     continue
                 entry = seen.setdefault(ep["code"], [span[0], span[1]])
@@ -593,7 +597,7 @@ class GpsInsightBackend:
         )
 
     def _fix_row(
-        self, v: dict[str, Any], ts: float, drivers: dict[str, dict[str, Any]]
+        self, v: dict[str, Any], ts: float, drivers: dict[str, dict[str, Any]], now: float
     ) -> dict[str, Any]:
         fix = motion.fix_at(v, ts)
         driver = drivers.get(str(v.get("driver_id")), {})
@@ -602,7 +606,9 @@ class GpsInsightBackend:
             "fix_time": local_fix_text(ts, self.tz),
             "fix_time_mst": mst_sql(ts),
             "fix_time_gmt": gmt_iso(ts),
-            "exec_time": mst_sql(ts),
+            # When the answer was made, the same on every row (as the vendor's docs show), so
+            # any row's exec_time is a safe last_exec_time for the next poll.
+            "exec_time": mst_sql(now),
             "latitude": fix["latitude"],
             "longitude": fix["longitude"],
             "address": _address(v, fix),
