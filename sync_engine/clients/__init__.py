@@ -1,0 +1,1 @@
+"""Vendor clients: the anti-corruption layer between vendor JSON and the engine's model."""

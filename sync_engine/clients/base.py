@@ -1,0 +1,212 @@
+"""The one HTTP client core: session, timeouts, retry policy, and response classification.
+
+Vendors differ in how they say "ok" (GPS Insight says it inside a 200's envelope), so each
+client supplies ``classify``; everything else -- waiting, retrying, raising -- happens here,
+once. Exceptions carry the vendor's message and the path, never a query string or a body,
+so no token or key can leak through them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+DEFAULT_TIMEOUT = (3.05, 30.0)  # connect, read (seconds): every call has both
+
+
+class Outcome(enum.Enum):
+    """How a response is to be treated."""
+
+    OK = "ok"
+    RETRIABLE = "retriable"
+    AUTH = "auth"
+    QUOTA = "quota"
+    FATAL = "fatal"
+
+
+class VendorError(Exception):
+    """A call that did not succeed; ``kind`` says why, ``status`` is the vendor's code."""
+
+    kind = Outcome.FATAL
+
+    def __init__(
+        self, vendor: str, path: str, status: int | None, message: str, body: Any = None
+    ) -> None:
+        super().__init__(f"{vendor} {path}: {status or 'no response'} {message}".strip())
+        self.vendor = vendor
+        self.path = path
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+class RetriableError(VendorError):
+    """A transient failure that outlived the retries."""
+
+    kind = Outcome.RETRIABLE
+
+
+class AuthError(VendorError):
+    """Credentials or session refused."""
+
+    kind = Outcome.AUTH
+
+
+class QuotaError(VendorError):
+    """A quota that retrying will not fix within this run."""
+
+    kind = Outcome.QUOTA
+
+
+class UnconfirmedWrite(VendorError):
+    """A write whose outcome is unknown (the connection dropped): check before repeating it."""
+
+    kind = Outcome.RETRIABLE
+
+
+ERRORS: dict[Outcome, type[VendorError]] = {
+    Outcome.RETRIABLE: RetriableError,
+    Outcome.AUTH: AuthError,
+    Outcome.QUOTA: QuotaError,
+    Outcome.FATAL: VendorError,
+}
+
+
+@dataclass
+class RetryPolicy:
+    """Capped exponential backoff with jitter, never shorter than the server's Retry-After."""
+
+    attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        backoff = min(self.cap_s, self.base_s * 2**attempt)
+        jittered = backoff * (0.5 + self.rng.random() / 2)
+        return max(jittered, retry_after or 0.0)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: an integer, a fractional number, or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A classified response: the outcome, the parsed body and the vendor's message."""
+
+    outcome: Outcome
+    status: int
+    body: Any
+    message: str = ""
+    retry_after: float | None = None
+
+
+class BaseClient:
+    """Session, timeouts and retries for one vendor; subclasses supply ``classify``."""
+
+    vendor = "vendor"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.requests_made = 0
+
+    def classify(self, response: requests.Response) -> Reply:
+        """Sort a response into ok / retriable / auth / quota / fatal (per vendor)."""
+        raise NotImplementedError  # pragma: no cover - every vendor client overrides it
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        read: bool,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One logical call. Reads are retried on transient failures; writes are not
+        repeated when their outcome is unknown (the caller checks the target first)."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        attempt = 0
+        while True:
+            self.requests_made += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not read:
+                    raise UnconfirmedWrite(
+                        self.vendor, path, None, f"connection failed: {type(exc).__name__}"
+                    ) from None
+                if attempt + 1 >= self.retry.attempts:
+                    raise RetriableError(
+                        self.vendor, path, None, f"connection failed: {type(exc).__name__}"
+                    ) from None
+                self.sleep(self.retry.delay(attempt, None))
+                attempt += 1
+                continue
+            reply = self.classify(response)
+            if reply.outcome is Outcome.OK:
+                return reply
+            if (
+                reply.outcome is Outcome.RETRIABLE
+                and attempt + 1 < self.retry.attempts
+                and (read or reply.status == 429)
+            ):
+                # A 429 means the write was refused, not done: repeating it is safe.
+                self.sleep(self.retry.delay(attempt, reply.retry_after))
+                attempt += 1
+                continue
+            raise ERRORS[reply.outcome](self.vendor, path, reply.status, reply.message, reply.body)
+
+
+def json_body(response: requests.Response) -> Any:
+    """The parsed JSON body, or None when it is not JSON (a truncated or HTML answer)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,198 @@
+"""GPS Insight API v2 (and Wex Telematics, the same platform): vendor JSON in, model out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from ..model import Dtc, Fix, Vehicle, Vin, canonical_code
+from .base import AuthError, BaseClient, Outcome, Reply, json_body, parse_retry_after
+
+SESSION_GONE = "session does not exist"
+MAX_HISTORY_WINDOW = timedelta(days=7)
+
+
+class GpsInsightClient(BaseClient):
+    """One account's API user. Calls go as form POSTs so no token ever sits in a URL."""
+
+    vendor = "gpsinsight"
+
+    def __init__(self, base_url: str, username: str, app_token: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self.username = username
+        self._app_token = app_token
+        self._session_token: str | None = None
+        self._login_lock = threading.Lock()
+        self.logins = 0
+
+    def __repr__(self) -> str:  # never show the App Token or the session
+        return f"GpsInsightClient({self.base_url!r}, username={self.username!r})"
+
+    def classify(self, response: requests.Response) -> Reply:
+        """The envelope's ``head.status`` is the truth; HTTP status only backs it up."""
+        body = json_body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("head"), dict):
+            outcome = Outcome.RETRIABLE
+            return Reply(outcome, response.status_code, None, "answer is not the JSON envelope")
+        if body["head"].get("status") == "OK" and response.status_code < 400:
+            return Reply(Outcome.OK, response.status_code, body)
+        errors = body.get("errors") or [{}]
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        code = first.get("code") if isinstance(first.get("code"), int) else response.status_code
+        message = str(first.get("message") or first.get("error") or "error")
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if code == 429:
+            outcome = Outcome.QUOTA  # a rolling 24-hour quota: stop, resume in a later run
+        elif code in (401, 403):
+            outcome = Outcome.AUTH
+        elif code >= 500:
+            outcome = Outcome.RETRIABLE
+        else:
+            outcome = Outcome.FATAL
+        return Reply(outcome, code, body, message, retry_after)
+
+    # -- session ---------------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Open a session with username + App Token."""
+        with self._login_lock:
+            self.logins += 1
+            reply = self.send(
+                "POST",
+                "v2/userauth/login",
+                read=True,
+                data={"username": self.username, "app_token": self._app_token},
+            )
+            self._session_token = str(reply.body["data"]["token"])
+
+    def call(self, method: str, **params: Any) -> Any:
+        """Call a session-bound method and return ``data``. An expired session costs one
+        re-login and one retry (R3); any other refusal is raised."""
+        if self._session_token is None:
+            self.login()
+        token = self._session_token
+        try:
+            return self._call(method, token, params)
+        except AuthError as exc:
+            if SESSION_GONE not in exc.message:
+                raise
+            with self._login_lock:
+                stale = self._session_token == token
+            if stale:
+                self.login()
+            return self._call(method, self._session_token, params)
+
+    def _call(self, method: str, token: str | None, params: dict[str, Any]) -> Any:
+        data = {k: v for k, v in params.items() if v is not None}
+        data["session_token"] = token
+        return self.send("POST", f"v2/{method}", read=True, data=data).body["data"]
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def vehicles(self) -> list[Vehicle]:
+        """Every visible vehicle with its details (the odometer in miles)."""
+        rows = self.call("vehicle/list", details=1) or []
+        return [
+            Vehicle(
+                id=str(row.get("id")),
+                vin=Vin.parse(row.get("vin")),
+                label=str(row.get("label") or ""),
+                serial=str(row.get("serial_number") or ""),
+                odometer_mi=_number(row.get("odometer")),
+            )
+            for row in rows
+            if isinstance(row, dict)
+        ]
+
+    def latest_fixes(self) -> list[Fix]:
+        """The newest fix of every visible vehicle."""
+        return [f for f in map(_fix, self.call("vehicle/location") or []) if f is not None]
+
+    def history(self, vehicle_id: str, start: datetime, end: datetime) -> list[Fix]:
+        """Every fix in ``[start, end)``, fetched in windows of at most 7 days."""
+        fixes: list[Fix] = []
+        for lo, hi in windows(start, end, MAX_HISTORY_WINDOW):
+            rows = self.call(
+                "vehicle/history", vehicle=vehicle_id, start=_epoch(lo), end=_epoch(hi)
+            )
+            fixes.extend(f for f in map(_fix, rows or []) if f is not None and f.at < hi)
+        return sorted(fixes, key=lambda f: f.at)
+
+    def dtcs(self, start: datetime, end: datetime, serial_to_id: dict[str, str]) -> list[Dtc]:
+        """Codes reported in ``[start, end]``, one per vehicle and code. Rows carry no vehicle
+        id, so they are tied to vehicles by device serial."""
+        found: list[Dtc] = []
+        rows = self.call("vehicle/dtc", start=_epoch(start), end=_epoch(end)) or []
+        for row in rows:
+            if not isinstance(row, dict) or not isinstance(row.get("dtc"), dict):
+                continue
+            vehicle_id = serial_to_id.get(str(row.get("serial_number")))
+            if vehicle_id is None:
+                continue
+            for code, info in row["dtc"].items():
+                first, last = _when(info.get("first")), _when(info.get("last"))
+                if first is None or last is None:
+                    continue
+                found.append(
+                    Dtc(
+                        vehicle_id=vehicle_id,
+                        code=canonical_code(str(code)),
+                        description=str(info.get("alt") or ""),
+                        first=first,
+                        last=last,
+                        count=int(info.get("count") or 0),
+                    )
+                )
+        return found
+
+
+def windows(start: datetime, end: datetime, size: timedelta) -> Iterable[tuple[datetime, datetime]]:
+    """Consecutive ``[lo, hi)`` windows of at most ``size`` covering ``[start, end)``."""
+    lo = start
+    while lo < end:
+        hi = min(end, lo + size)
+        yield lo, hi
+        lo = hi
+
+
+def _epoch(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN is no reading
+
+
+def _when(value: Any) -> datetime | None:
+    """An ISO-8601 time with offset, normalised to UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _fix(row: Any) -> Fix | None:
+    if not isinstance(row, dict):
+        return None
+    at = _when(row.get("fix_time_gmt"))
+    lat, lon = _number(row.get("latitude")), _number(row.get("longitude"))
+    if at is None or lat is None or lon is None:
+        return None
+    return Fix(
+        vehicle_id=str(row.get("id")),
+        at=at,
+        latitude=lat,
+        longitude=lon,
+        odometer_mi=_number(row.get("odometer")),  # a string in location, a number in history
+    )

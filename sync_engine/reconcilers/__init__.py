@@ -1,0 +1,1 @@
+"""Level-triggered reconcilers: observe -> plan (pure) -> apply."""

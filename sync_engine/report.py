@@ -1,0 +1,74 @@
+"""Run reports (R7): counts, a reason for every skip, and the outcome."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+SUCCESS, PARTIAL, FAILED = "SUCCESS", "PARTIAL", "FAILED"
+EXIT_CODES = {SUCCESS: 0, PARTIAL: 1, FAILED: 2}
+COUNTS = (
+    "read", "matched", "unmatched", "created", "updated", "unchanged", "skipped",
+    "anomalies", "errors",
+)  # fmt: skip
+
+
+@dataclass
+class Report:
+    """What one run did. Data-quality skips and anomalies never lower the outcome."""
+
+    pipeline: str
+    integration: str
+    counts: Counter[str] = field(default_factory=Counter)
+    skips: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    writes: int = 0
+    reads_failed: bool = False
+    auth_failed: bool = False
+    quota_hit: bool = False
+    nothing_read: bool = False
+
+    def skip(self, reason: str, **detail: Any) -> None:
+        """A record not written, with its reason (MISSING_VIN, UNMATCHED, ...)."""
+        self.counts["skipped"] += 1
+        self.skips.append({"reason": reason, **detail})
+
+    def anomaly(self, reason: str, **detail: Any) -> None:
+        """A reading refused as implausible (ROLLBACK, IMPLAUSIBLE, ...)."""
+        self.counts["anomalies"] += 1
+        self.anomalies.append({"reason": reason, **detail})
+
+    def warn(self, reason: str, **detail: Any) -> None:
+        """Something worth knowing that changed nothing (an invalid VIN that still matched)."""
+        self.warnings.append({"reason": reason, **detail})
+
+    def error(self, where: str, message: str, **detail: Any) -> None:
+        """A failed read or write (the message never carries a secret)."""
+        self.counts["errors"] += 1
+        self.errors.append({"where": where, "message": message, **detail})
+
+    @property
+    def outcome(self) -> str:
+        """SUCCESS, PARTIAL or FAILED, as R7 defines them."""
+        if self.auth_failed or self.nothing_read:
+            return FAILED
+        if self.reads_failed or self.quota_hit or self.counts["errors"]:
+            return PARTIAL
+        return SUCCESS
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "pipeline": self.pipeline,
+            "integration": self.integration,
+            "outcome": self.outcome,
+            "counts": {name: self.counts.get(name, 0) for name in COUNTS},
+            "writes": self.writes,
+            "skips": self.skips,
+            "anomalies": self.anomalies,
+            "warnings": self.warnings,
+            "errors": self.errors,
+        }

@@ -1,0 +1,233 @@
+"""Queries over the engine's tables. Times go in as UTC and come back UTC-aware."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, create_engine, delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from .tables import asset_marks, cursors, defect_ledger, integrations, locks, metadata, runs
+
+DEFAULT_PATH = Path(".fleetsim") / "fleetsim.db"
+
+
+class RunBusy(Exception):
+    """Another run of the same pipeline and integration holds the lock."""
+
+
+def default_url() -> str:
+    """``FLEETSIM_DB_URL``, or a SQLite file under ``.fleetsim/``."""
+    url = os.environ.get("FLEETSIM_DB_URL")
+    if url:
+        return url
+    DEFAULT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_PATH}"
+
+
+def _create_engine(url: str) -> Engine:
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One shared connection, or every thread would see its own empty database.
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    return create_engine(url)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Store:
+    """The engine's persistent state; the schema is created on first use."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or _create_engine(url or default_url())
+        self._write = threading.Lock()  # SQLite allows one writer: queue them here
+        metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:  # a URL may carry a password
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- integrations ------------------------------------------------------------------------
+
+    def save_integration(
+        self,
+        name: str,
+        kind: str,
+        base_url: str,
+        secret: str,
+        now: datetime,
+        username: str | None = None,
+    ) -> None:
+        """Add or update an integration; re-adding keeps its activation time."""
+        row = {
+            "kind": kind,
+            "base_url": base_url,
+            "username": username,
+            "secret": secret,
+            "updated_at": now,
+        }
+        with self._write, self.engine.begin() as conn:
+            exists = conn.execute(
+                select(integrations.c.name).where(integrations.c.name == name)
+            ).first()
+            if exists:
+                conn.execute(update(integrations).where(integrations.c.name == name).values(row))
+            else:
+                conn.execute(insert(integrations).values(name=name, activated_at=now, **row))
+
+    def integration(self, name: str) -> dict[str, Any] | None:
+        """One integration, secret included (for the engine's own use only)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(integrations).where(integrations.c.name == name)).first()
+        return _integration(row._mapping) if row else None
+
+    def integrations(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every integration (optionally of one kind), secrets included."""
+        query = select(integrations).order_by(integrations.c.name)
+        if kind:
+            query = query.where(integrations.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_integration(r._mapping) for r in conn.execute(query)]
+
+    # -- cursors -----------------------------------------------------------------------------
+
+    def cursor(self, integration: str, name: str) -> str | None:
+        """A saved cursor value."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(cursors.c.value).where(
+                    and_(cursors.c.integration == integration, cursors.c.name == name)
+                )
+            ).first()
+        return row[0] if row else None
+
+    def save_cursor(self, integration: str, name: str, value: str, now: datetime) -> None:
+        """Save a cursor; call only after every write it covers succeeded (R5)."""
+        with self._write, self.engine.begin() as conn:
+            done = conn.execute(
+                update(cursors)
+                .where(and_(cursors.c.integration == integration, cursors.c.name == name))
+                .values(value=value, updated_at=now)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    insert(cursors).values(
+                        integration=integration, name=name, value=value, updated_at=now
+                    )
+                )
+
+    # -- asset marks -------------------------------------------------------------------------
+
+    def marks(self) -> dict[int, dict[str, Any]]:
+        """What was last written per asset."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(asset_marks)).mappings().all()
+        return {
+            r["asset_id"]: {
+                **r,
+                "last_fix_at": _utc(r["last_fix_at"]),
+                "odometer_at": _utc(r["odometer_at"]),
+            }
+            for r in rows
+        }
+
+    def save_mark(self, asset_id: int, source: str, vehicle_id: str, **values: Any) -> None:
+        """Update what was last written for an asset (only the given fields)."""
+        with self._write, self.engine.begin() as conn:
+            done = conn.execute(
+                update(asset_marks)
+                .where(asset_marks.c.asset_id == asset_id)
+                .values(source=source, vehicle_id=vehicle_id, **values)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    insert(asset_marks).values(
+                        asset_id=asset_id, source=source, vehicle_id=vehicle_id, **values
+                    )
+                )
+
+    # -- defect ledger -----------------------------------------------------------------------
+
+    def ledger(self) -> dict[tuple[int, str], dict[str, Any]]:
+        """Every ledger row keyed by (asset, code)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(defect_ledger)).mappings().all()
+        return {
+            (r["asset_id"], r["code"]): {
+                **r,
+                "last_occurrence": _utc(r["last_occurrence"]),
+                "resolved_at": _utc(r["resolved_at"]),
+            }
+            for r in rows
+        }
+
+    def save_ledger(self, asset_id: int, code: str, now: datetime, **values: Any) -> None:
+        """Upsert the ledger row of (asset, code)."""
+        key = and_(defect_ledger.c.asset_id == asset_id, defect_ledger.c.code == code)
+        with self._write, self.engine.begin() as conn:
+            done = conn.execute(
+                update(defect_ledger).where(key).values(updated_at=now, **values)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    insert(defect_ledger).values(
+                        asset_id=asset_id, code=code, updated_at=now, **values
+                    )
+                )
+
+    # -- runs and locks ----------------------------------------------------------------------
+
+    def start_run(self, pipeline: str, integration: str, now: datetime) -> int:
+        """Record a run's start; returns its id."""
+        with self._write, self.engine.begin() as conn:
+            result = conn.execute(
+                insert(runs).values(pipeline=pipeline, integration=integration, started_at=now)
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, outcome: str, report: dict[str, Any], now: datetime) -> None:
+        """Record a run's outcome and report."""
+        with self._write, self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(finished_at=now, outcome=outcome, report=report)
+            )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
+            return [
+                {**r, "started_at": _utc(r["started_at"]), "finished_at": _utc(r["finished_at"])}
+                for r in rows
+            ]
+
+    def acquire(self, name: str, owner: str, now: datetime, ttl: timedelta) -> None:
+        """Take the named lock, or raise RunBusy while another owner's lock is live."""
+        with self._write, self.engine.begin() as conn:
+            conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.expires_at < now)))
+            try:
+                conn.execute(insert(locks).values(name=name, owner=owner, expires_at=now + ttl))
+            except IntegrityError:
+                raise RunBusy(f"a run of {name} is already in progress") from None
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the named lock back."""
+        with self._write, self.engine.begin() as conn:
+            conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.owner == owner)))
+
+
+def _integration(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    data["activated_at"] = _utc(data["activated_at"])
+    data["updated_at"] = _utc(data["updated_at"])
+    return data
