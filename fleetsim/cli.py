@@ -34,7 +34,10 @@ def main() -> None:
     help="GPS Insight demo vehicles [FLEETSIM_VEHICLES, default 50].",
 )
 @click.option("--threads", type=int, default=8, show_default=True, help="gunicorn threads.")
-def serve(host: str, port: int, seed: int | None, vehicles: int | None, threads: int) -> None:
+@click.option("--no-demo", is_flag=True, help="Do not set up the sync engine's demo store.")
+def serve(
+    host: str, port: int, seed: int | None, vehicles: int | None, threads: int, no_demo: bool
+) -> None:
     """Start every emulator in one process and print URLs and demo credentials."""
     from fleetsim.serve import serve as run_server
     from mock_vendors._common.stack import StackSettings
@@ -46,8 +49,18 @@ def serve(host: str, port: int, seed: int | None, vehicles: int | None, threads:
         raise click.UsageError(str(exc)) from None
     if settings.vehicles < 0 or settings.vehicles > 20_000:
         raise click.UsageError("--vehicles must be between 0 and 20000")
-    run_server(create_all(settings), host, port, threads)
+    run_server(create_all(settings), host, port, threads, demo=not no_demo)
 
+
+def _register_engine_commands() -> None:
+    from fleetsim.engine_cli import integrations, runs, sync
+
+    main.add_command(integrations)
+    main.add_command(sync)
+    main.add_command(runs)
+
+
+_register_engine_commands()
 
 if __name__ == "__main__":
     main()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import select
 import sys
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
+from fleetsim.demo import activate_demo, fresh_demo_store, wait_until_serving
 from mock_vendors.wsgi import StackApp
 
 READY_LINE = "fleetsim ready"
@@ -63,7 +65,8 @@ def banner(app: StackApp, base_url: str) -> str:
     for key, vendor in app.vendors.items():
         runtime = vendor.extensions["fleetsim"]
         lines.append(f"  {runtime.spec.title:<15} {base_url}/{key}")
-        for account in runtime.backend.credentials().get("accounts", []):
+        credentials = runtime.backend.credentials()
+        for account in credentials.get("accounts", []):
             lines.append(f"    account {account['name']!r}:")
             for user in account["users"]:
                 scope = "Master User" if user["master"] else ", ".join(user["vehicle_groups"])
@@ -71,6 +74,15 @@ def banner(app: StackApp, base_url: str) -> str:
                     f"      username {user['username']:<18} app_token {user['app_token']}"
                     f"   ({scope})"
                 )
+        for client in credentials.get("clients", []):  # OAuth client vendors (Driveri)
+            lines.append(
+                f"    tenant {client['tenant']}  client_id {client['client_id']}  "
+                f"client_secret {client['client_secret']}"
+            )
+        for api_key in credentials.get("keys", []):  # API-key vendors (Whip Around)
+            lines.append(
+                f"    {api_key['type']:<11} x-api-key {api_key['key']}   ({api_key.get('name')})"
+            )
     lines.append(
         f"  control plane   {base_url}/<vendor>/_mock/  "
         "(credentials, clock, faults, journal, state, seed, reset)"
@@ -78,15 +90,31 @@ def banner(app: StackApp, base_url: str) -> str:
     return "\n".join(lines)
 
 
-def serve(app: StackApp, host: str, port: int, threads: int = 8) -> None:
-    """Run the stack in the foreground until interrupted (Ctrl-C stops it cleanly)."""
+def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = True) -> None:
+    """Run the stack in the foreground until interrupted (Ctrl-C stops it cleanly).
+
+    With ``demo``, the engine's demo integrations are activated against this stack on a fresh
+    demo store before the ready line, so `fleetsim sync telematics` works straight away."""
     base_url = f"http://{host}:{port}"
     text = banner(app, base_url)
+    store_note = fresh_demo_store() if demo else ""
+
+    def set_up_and_announce() -> None:
+        print(text, flush=True)
+        if demo:
+            try:
+                wait_until_serving(base_url)
+                names = activate_demo(app, base_url)
+            except Exception as exc:  # the stack still serves; say why it is not ready
+                print(f"demo set-up failed, not ready: {type(exc).__name__}: {exc}", flush=True)
+                return
+            print(f"  sync engine     {store_note}; integrations {', '.join(names)}")
+        print(READY_LINE, flush=True)
 
     def announce(worker: Any) -> None:
-        # The worker has the listening socket and the app: requests are served from here on.
-        print(text, flush=True)
-        print(READY_LINE, flush=True)
+        # The worker is about to serve; the demo set-up talks to it over HTTP, so it runs
+        # beside the worker's loop rather than before it.
+        threading.Thread(target=set_up_and_announce, daemon=True).start()
 
     options = {
         "bind": f"{host}:{port}",

@@ -1,0 +1,63 @@
+"""`make run`'s demo set-up: a fresh demo store with the demo integrations activated."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import requests
+
+from fleetsim.engine_cli import add_integration
+from mock_vendors.wsgi import StackApp
+from sync_engine.store import Store
+from sync_engine.store.store import DEFAULT_PATH
+
+
+def fresh_demo_store() -> str:
+    """Wipe the default demo store (the world is regenerated at every start, so its old
+    links and cursors would be wrong). A store named by FLEETSIM_DB_URL is never wiped."""
+    if os.environ.get("FLEETSIM_DB_URL"):
+        return "store from FLEETSIM_DB_URL (kept)"
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{DEFAULT_PATH}{suffix}").unlink(missing_ok=True)
+    return f"fresh demo store {DEFAULT_PATH}"
+
+
+def wait_until_serving(base_url: str, timeout_s: float = 30.0) -> None:
+    """Block until the stack answers on loopback."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            requests.get(f"{base_url}/gpsinsight/v2/heartbeat/beat", timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # waiting for our own server to start, not for a test
+
+
+def activate_demo(app: StackApp, base_url: str) -> list[str]:
+    """Add (idempotently) the demo's GPS Insight, Wex and Whip Around integrations."""
+    store = Store()
+    done = []
+    for kind in ("gpsinsight", "wex"):
+        creds = app.vendors[kind].extensions["fleetsim"].backend.credentials()
+        master = next(u for a in creds["accounts"] for u in a["users"] if u["master"])
+        done.append(
+            add_integration(
+                store,
+                kind,
+                base_url=f"{base_url}/{kind}",
+                username=master["username"],
+                secret=master["app_token"],
+            )
+        )
+    keys = app.vendors["whiparound"].extensions["fleetsim"].backend.credentials()["keys"]
+    key = next(k["key"] for k in keys if k["type"] == "integration")
+    done.append(
+        add_integration(
+            store, "whiparound", base_url=f"{base_url}/whiparound/api/public/v4", secret=key
+        )
+    )
+    return done

@@ -1,0 +1,153 @@
+"""``fleetsim integrations|sync|runs``: the sync engine's commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from sync_engine.clients.base import VendorError
+from sync_engine.clients.gpsinsight import GpsInsightClient
+from sync_engine.clients.whiparound import WhipAroundClient
+from sync_engine.engine import ConfigError, Engine
+from sync_engine.report import EXIT_CODES, Report
+from sync_engine.store import Store
+
+DEFAULT_BASE = "http://127.0.0.1:8100"
+DEFAULT_URLS = {
+    "gpsinsight": f"{DEFAULT_BASE}/gpsinsight",
+    "wex": f"{DEFAULT_BASE}/wex",
+    "whiparound": f"{DEFAULT_BASE}/whiparound/api/public/v4",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_integration(
+    store: Store,
+    kind: str,
+    *,
+    name: str | None = None,
+    base_url: str | None = None,
+    username: str | None = None,
+    secret: str,
+) -> str:
+    """Validate credentials against the vendor, then store them. Returns the name."""
+    url = (base_url or DEFAULT_URLS[kind]).rstrip("/")
+    if kind == "whiparound":
+        WhipAroundClient(url, secret).assets()  # reads one page set: proves the key works
+    else:
+        if not username:
+            raise click.UsageError("--username is required for GPS Insight and Wex")
+        GpsInsightClient(url, username, secret).login()
+    name = name or kind
+    store.save_integration(name, kind, url, secret, _now(), username=username)
+    return name
+
+
+@click.group("integrations")
+def integrations() -> None:
+    """Vendor accounts the engine syncs (credentials are stored, never shown)."""
+
+
+@integrations.command("add")
+@click.argument("kind", type=click.Choice(["gpsinsight", "wex", "whiparound"]))
+@click.option("--username", help="GPS Insight / Wex API username.")
+@click.option("--app-token", help="GPS Insight / Wex App Token.")
+@click.option("--api-key", help="Whip Around integration API key.")
+@click.option("--base-url", help="Vendor base URL (default: the local fleetsim stack).")
+@click.option("--name", help="Integration name (default: the kind).")
+def add(
+    kind: str,
+    username: str | None,
+    app_token: str | None,
+    api_key: str | None,
+    base_url: str | None,
+    name: str | None,
+) -> None:
+    """Check the credentials by calling the vendor, then store the integration."""
+    secret = api_key if kind == "whiparound" else app_token
+    if not secret:
+        raise click.UsageError(
+            "--api-key is required for whiparound" if kind == "whiparound"
+            else "--app-token is required for gpsinsight and wex"
+        )  # fmt: skip
+    try:
+        stored = add_integration(
+            Store(), kind, name=name, base_url=base_url, username=username, secret=secret
+        )
+    except VendorError as exc:
+        raise click.ClickException(f"credentials refused or vendor unreachable: {exc}") from None
+    click.echo(f"integration {stored!r} ({kind}) added")
+
+
+@integrations.command("list")
+def list_integrations() -> None:
+    """Stored integrations, without their secrets."""
+    rows = Store().integrations()
+    if not rows:
+        click.echo("no integrations yet: see `fleetsim integrations add --help`")
+    for row in rows:
+        user = f" user {row['username']}" if row["username"] else ""
+        click.echo(
+            f"{row['name']:<14} {row['kind']:<11} {row['base_url']}{user}  "
+            f"activated {row['activated_at']:%Y-%m-%d %H:%M:%S}Z"
+        )
+
+
+@click.group("sync")
+def sync() -> None:
+    """Run a pipeline once and print its report."""
+
+
+@sync.command("telematics")
+@click.option("--integration", help="Only this telematics integration.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full reports as JSON.")
+def sync_telematics(integration: str | None, as_json: bool) -> None:
+    """Telematics (GPS Insight, Wex) -> Whip Around. Exit 0 SUCCESS, 1 PARTIAL, 2 FAILED."""
+    engine = Engine(Store())
+    try:
+        reports = engine.sync_telematics(integration)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for report in reports:
+        click.echo(
+            json.dumps(report.as_dict(), indent=2, default=str) if as_json else render(report)
+        )
+    raise SystemExit(EXIT_CODES[engine.worst_outcome(reports)])
+
+
+@click.command("runs")
+@click.option("--limit", default=20, show_default=True)
+def runs(limit: int) -> None:
+    """Past runs, newest first."""
+    for run in Store().runs(limit):
+        counts = (run.get("report") or {}).get("counts", {})
+        summary = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+        click.echo(
+            f"#{run['id']:<4} {run['started_at']:%Y-%m-%d %H:%M:%S}Z {run['pipeline']:<10} "
+            f"{run['integration']:<12} {run['outcome'] or 'RUNNING':<8} {summary}"
+        )
+
+
+def render(report: Report) -> str:
+    """A run report for a terminal."""
+    data: dict[str, Any] = report.as_dict()
+    lines = [f"{data['pipeline']} run for {data['integration']}: {data['outcome']}"]
+    lines.append("  " + "  ".join(f"{k} {v}" for k, v in data["counts"].items()))
+    for title, key in (("skipped", "skips"), ("anomalies", "anomalies"), ("warnings", "warnings")):
+        items = data[key]
+        if items:
+            lines.append(f"  {title}:")
+            for item in items[:50]:
+                extra = ", ".join(f"{k}={v}" for k, v in item.items() if k != "reason")
+                lines.append(f"    {item['reason']:<22} {extra}")
+            if len(items) > 50:
+                lines.append(f"    ... and {len(items) - 50} more (use --json)")
+    for error in data["errors"][:20]:
+        lines.append(f"  error in {error['where']}: {error['message']}")
+    return "\n".join(lines)
