@@ -106,7 +106,7 @@ def sync() -> None:
 
 @sync.command("telematics")
 @click.option("--integration", help="Only this telematics integration.")
-@click.option("--json", "as_json", is_flag=True, help="Print the full reports as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as a JSON array.")
 def sync_telematics(integration: str | None, as_json: bool) -> None:
     """Telematics (GPS Insight, Wex) -> Whip Around. Exit 0 SUCCESS, 1 PARTIAL, 2 FAILED."""
     engine = Engine(Store())

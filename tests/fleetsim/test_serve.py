@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,10 +25,16 @@ def _free_port() -> int:
 
 
 class LiveStack:
-    def __init__(self) -> None:
+    def __init__(self, db_path: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "FLEETSIM_SEED": "3", "FLEETSIM_VEHICLES": "12"}
+        self.db_url = f"sqlite:///{db_path}"
+        env = {
+            **os.environ,
+            "FLEETSIM_SEED": "3",
+            "FLEETSIM_VEHICLES": "12",
+            "FLEETSIM_DB_URL": self.db_url,  # never touch a developer's demo store
+        }
         env.pop("FLEETSIM_ADMIN_KEY", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleetsim.cli", "serve", "--port", str(self.port)],
@@ -62,8 +69,8 @@ class LiveStack:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[LiveStack]:
-    stack = LiveStack()
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    stack = LiveStack(str(tmp_path_factory.mktemp("serve") / "engine.db"))
     try:
         yield stack
     finally:
@@ -95,6 +102,28 @@ def test_a_printed_app_token_logs_in_and_lists_vehicles(live: LiveStack) -> None
     assert listing["head"]["status"] == "OK"
     assert listing["head"]["brand"] == "Wex Telematics"
     assert len(listing["data"]) == 20
+
+
+def test_ready_comes_after_the_demo_integrations_are_activated(live: LiveStack) -> None:
+    lines = [line.strip() for line in live.lines]
+    engine_line = next(i for i, line in enumerate(lines) if line.startswith("sync engine"))
+    assert "gpsinsight, wex, whiparound" in lines[engine_line]
+    assert lines.index("fleetsim ready") > engine_line
+
+
+def test_sync_telematics_runs_against_the_served_demo_and_replays_nothing(
+    live: LiveStack,
+) -> None:
+    env = {**os.environ, "FLEETSIM_DB_URL": live.db_url}
+    command = [sys.executable, "-m", "fleetsim.cli", "sync", "telematics", "--json"]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    first_writes = {r["integration"]: r["writes"] for r in json.loads(first.stdout)}
+    second_writes = {r["integration"]: r["writes"] for r in json.loads(second.stdout)}
+    assert first_writes["gpsinsight"] > 0 and first_writes["wex"] > 0
+    assert second_writes == {"gpsinsight": 0, "wex": 0}
 
 
 def test_drop_fault_closes_the_connection_without_an_answer(live: LiveStack) -> None:
