@@ -114,10 +114,10 @@ def sync_telematics(integration: str | None, as_json: bool) -> None:
         reports = engine.sync_telematics(integration)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    for report in reports:
-        click.echo(
-            json.dumps(report.as_dict(), indent=2, default=str) if as_json else render(report)
-        )
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
+    else:
+        click.echo("\n".join(render(r) for r in reports))
     raise SystemExit(EXIT_CODES[engine.worst_outcome(reports)])
 
 
