@@ -12,11 +12,13 @@ from mock_vendors._common.stack import Stack, StackSettings
 from mock_vendors.driveri.app import create_app as create_driveri
 from mock_vendors.gpsinsight.app import create_app as create_gpsinsight
 from mock_vendors.wex.app import create_app as create_wex
+from mock_vendors.whiparound.app import create_app as create_whiparound
 
 VENDOR_FACTORIES = {
     "gpsinsight": create_gpsinsight,
     "wex": create_wex,
     "driveri": create_driveri,
+    "whiparound": create_whiparound,
 }
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Request
 
 from mock_vendors._common.app import VendorSpec, create_vendor_app
 from mock_vendors._common.stack import Stack
 
 from .backend import DriveriBackend
-from .routes import error_response, register_routes
+from .routes import encode_path_ids, error_response, register_routes
 
 
 def _make_backend(stack: Stack) -> DriveriBackend:
@@ -20,6 +20,12 @@ def _make_backend(stack: Stack) -> DriveriBackend:
     )
 
 
+def _expire_session(backend: DriveriBackend, request: Request) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        backend.expire_token(token.strip())
+
+
 def create_app(stack: Stack | None = None) -> Flask:
     """The Driveri app on ``stack`` (a new stack if none)."""
     spec = VendorSpec(
@@ -28,5 +34,8 @@ def create_app(stack: Stack | None = None) -> Flask:
         make_backend=_make_backend,
         register_routes=register_routes,
         error_response=error_response,
+        expire_session=_expire_session,  # type: ignore[arg-type]
     )
-    return create_vendor_app(spec, stack or Stack())
+    app = create_vendor_app(spec, stack or Stack())
+    app.wsgi_app = encode_path_ids(app.wsgi_app)  # type: ignore[method-assign]
+    return app

@@ -165,6 +165,13 @@ class DriveriBackend:
             raise DriveriError(401, "Access token is invalid, expired or revoked", "UNAUTHORIZED")
         return token
 
+    def expire_token(self, access_token: str) -> None:
+        """Expire a bearer token at once (the ``expire_session`` fault)."""
+        with self.lock:
+            token = self.tokens.get(access_token)
+            if token is not None:
+                token["expiresOn"] = min(token["expiresOn"], self.now_ms())
+
     def revoke(self, token: dict[str, Any]) -> dict[str, str]:
         """Revoke a token."""
         token["revoked"] = True
@@ -308,6 +315,7 @@ class DriveriBackend:
         results = []
         for item in drivers:
             driver_id = item.get("driverId") if isinstance(item, dict) else None
+            driver_id = driver_id if isinstance(driver_id, str) else None  # echoed as a string
             try:
                 message = self.add_driver(item, reinstate=False)["message"]
                 results.append({"driverId": driver_id, "status": 200, "message": message})
@@ -352,9 +360,10 @@ class DriveriBackend:
                 "driverStatus": [
                     {"status": code, "description": text} for code, text in DRIVER_STATUSES.items()
                 ],
+                # Keyed as the SDK's AuthorizedToDriveStatus model reads it.
                 "authorizedToDriveStatus": [
-                    {"status": 0, "description": "Not authorized"},
-                    {"status": 1, "description": "Authorized"},
+                    {"authorizedToDrive": 0, "description": "Not authorized"},
+                    {"authorizedToDrive": 1, "description": "Authorized"},
                 ],
             }
         }

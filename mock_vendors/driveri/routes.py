@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import orjson
 from flask import Flask, Response, current_app, g, request
@@ -20,6 +21,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 TRUE_WORDS = {"true", "1"}
 FALSE_WORDS = {"false", "0"}
+# Paths whose last part is an id that may hold "/" (leading, trailing or doubled included).
+ID_PATHS = re.compile(r"^(/v1/tenants/[^/]+/drivers/|/v1/auth/token/revoke/)(.+)$")
+ENCODED_ID = "fleetsim.driveri.encoded_id"
 
 
 def _backend() -> DriveriBackend:
@@ -60,7 +64,12 @@ def error_response(status: int, message: str, retry_after: float | None) -> Resp
         405: "METHOD_NOT_ALLOWED",
         429: "TOO_MANY_REQUESTS",
     }.get(status, "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
-    return _error(DriveriError(status, message, code, retry_after))
+    response = _error(DriveriError(status, message, code, retry_after))
+    if status == 405:
+        # RFC 9110: a 405 names the methods the resource does support.
+        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 def _basic_credentials() -> tuple[str, str]:
@@ -180,7 +189,7 @@ def revoke_token(backend: DriveriBackend) -> Response:
 
 
 def revoke_token_by_id(backend: DriveriBackend, token_id: str) -> Response:
-    return _ok(backend.revoke_by_id(_basic_client(backend), token_id))
+    return _ok(backend.revoke_by_id(_basic_client(backend), _path_id(token_id)))
 
 
 def list_drivers(backend: DriveriBackend, tenant: str) -> Response:
@@ -227,7 +236,7 @@ def add_bulk(backend: DriveriBackend, tenant: str) -> Response:
 
 def edit_driver(backend: DriveriBackend, tenant: str, driver_id: str) -> Response:
     _tenant_call(backend, tenant)
-    return _ok(backend.edit_driver(driver_id, _json_body()))
+    return _ok(backend.edit_driver(_path_id(driver_id), _json_body()))
 
 
 def configurations(backend: DriveriBackend, tenant: str) -> Response:
@@ -249,9 +258,42 @@ ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
 ]
 
 
+def encode_path_ids(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware: re-encode a path id as one segment before Flask routes the request.
+
+    The server has already decoded ``%2F``, and Werkzeug's router cannot match an id that
+    starts or ends with "/" or holds "//" (it redirects or answers 404/405). Everything after
+    ``drivers/`` (or ``revoke/``) is the id, so it is percent-encoded again here and decoded
+    once more in the view.
+    """
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        match = ID_PATHS.match(path)
+        if match:
+            raw_id = match.group(2).encode("latin-1").decode("utf-8", "replace")
+            environ["PATH_INFO"] = match.group(1) + quote(raw_id, safe="")
+            environ[ENCODED_ID] = True
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
+def _path_id(value: str) -> str:
+    """The id a path carried (undoing :func:`encode_path_ids`)."""
+    return unquote(value) if request.environ.get(ENCODED_ID) else value
+
+
 def register_routes(app: Flask) -> None:
     """Mount every Driveri operation on a vendor app."""
     for method, rule, view in ROUTES:
+        # No automatic OPTIONS: Flask would answer it with an empty text/html 200, and every
+        # Driveri path answers JSON (an OPTIONS is a 405 envelope with an Allow header).
         app.add_url_rule(
-            rule, f"driveri_{view.__name__}", _handle(view), methods=[method], strict_slashes=False
+            rule,
+            f"driveri_{view.__name__}",
+            _handle(view),
+            methods=[method],
+            strict_slashes=False,
+            provide_automatic_options=False,
         )

@@ -77,8 +77,14 @@ def load_driver_body(body: Any, *, creating: bool) -> dict[str, Any]:
             if not str(wire.get(key) or "").strip():
                 raise ValueError(f"{key} is required")
         wire.pop("status", None)
-    elif "driverId" in wire and not str(wire["driverId"] or "").strip():
-        raise ValueError("driverId must not be blank")
+    else:
+        # An edit may leave these out, but not blank them: every driver keeps an id, a first
+        # name and a status.
+        for key in ("driverId", "firstName"):
+            if key in wire and not str(wire[key] or "").strip():
+                raise ValueError(f"{key} must not be blank")
+        if "status" in wire and wire["status"] is None:
+            raise ValueError("status must be one of 1, 2, 3")
     return wire
 
 
