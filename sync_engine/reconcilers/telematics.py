@@ -11,14 +11,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..clients.base import AuthError, QuotaError, VendorError
 from ..clients.gpsinsight import GpsInsightClient
 from ..clients.whiparound import WhipAroundClient
-from ..model import MILES_TO_KM, Asset, Defect, Dtc, Fix, Vehicle
+from ..model import MILES_TO_KM, Asset, Defect, Dtc, Fix, Vehicle, canonical_code
 from ..report import Report
 from ..store import Store
 
@@ -168,21 +168,32 @@ def plan(observed: Observed, memory: Memory, settings: Settings, now: datetime) 
     result = Plan()
     result.matched = match(observed, result)
     matched_vehicles = {v.id for v, _ in result.matched}
-    dtcs_by_vehicle: dict[str, list[Dtc]] = defaultdict(list)
+    dtcs_by_vehicle: dict[str, dict[str, Dtc]] = defaultdict(dict)
     for dtc in observed.dtcs:
-        if dtc.vehicle_id in matched_vehicles:
-            dtcs_by_vehicle[dtc.vehicle_id].append(dtc)
-        else:
+        if dtc.vehicle_id not in matched_vehicles:
             result.note("skip", "DTC_UNMATCHED_VEHICLE", vehicle=dtc.vehicle_id, code=dtc.code)
+            continue
+        # R16: one report per identity, whatever its case, spacing or description.
+        code = canonical_code(dtc.code)
+        reports = dtcs_by_vehicle[dtc.vehicle_id]
+        reports[code] = _merge_reports(reports.get(code), replace(dtc, code=code))
     defects = _defects_by_identity(observed.defects)
     for vehicle, asset in result.matched:
         mark = memory.marks.get(asset.id, {})
         fixes = observed.fixes.get(vehicle.id, [])
         _plan_locations(vehicle, asset, fixes, mark, settings, result)
         _plan_odometer(vehicle, asset, fixes, mark, settings, result)
-        for dtc in sorted(dtcs_by_vehicle.get(vehicle.id, []), key=lambda d: d.code):
+        for _, dtc in sorted(dtcs_by_vehicle.get(vehicle.id, {}).items()):
             _plan_dtc(vehicle, asset, dtc, defects, memory, settings, result)
     return result
+
+
+def _merge_reports(known: Dtc | None, report: Dtc) -> Dtc:
+    """Two reports of one identity as one: the latest occurrence, the whole span, every count."""
+    if known is None:
+        return report
+    latest = report if report.last > known.last else known
+    return replace(latest, first=min(known.first, report.first), count=known.count + report.count)
 
 
 def _plan_locations(
@@ -214,8 +225,11 @@ def _plan_locations(
         return
     last_kept = mark.get("last_fix_at")
     for fix in fresh:
-        if last_kept is not None and fix.at - last_kept < settings.resolution:
-            continue  # thinned: one point per resolution at most
+        thinned = last_kept is not None and fix.at - last_kept < settings.resolution
+        if thinned and fix is not fresh[-1]:
+            continue  # history: one point per resolution at most
+        # The newest fix always goes: it is where the vehicle is now, and a parked vehicle
+        # sends nothing later that could carry it (R2).
         result.actions.append(PostLocation(asset.id, vehicle.id, fix))
         last_kept = fix.at
 
@@ -259,8 +273,10 @@ def _plan_odometer(
             )  # fmt: skip
             return
     last_posted = mark.get("odometer_at")
-    if last_posted is not None and latest.at - last_posted < settings.resolution:
-        result.unchanged += 1  # posted within the resolution: the next run carries it
+    if last_posted is not None and latest.at <= last_posted:
+        # Already posted (R1). A newer reading goes out even minutes later: the vehicle may
+        # have parked, and no later reading would ever carry it (R15: the latest reading).
+        result.unchanged += 1
         return
     result.actions.append(PostMileage(asset.id, vehicle.id, value, unit, miles, latest.at))
 
@@ -269,7 +285,7 @@ def _defects_by_identity(defects: Iterable[Defect]) -> dict[tuple[int, str], Def
     """Per (asset, code): the open defect if there is one, else the latest resolved one."""
     chosen: dict[tuple[int, str], Defect] = {}
     for defect in defects:
-        key = (defect.asset_id, defect.code)
+        key = (defect.asset_id, canonical_code(defect.code))
         current = chosen.get(key)
         if current is None or (defect.is_open, defect.id) > (current.is_open, current.id):
             chosen[key] = defect
@@ -293,8 +309,8 @@ def _plan_dtc(
     key = (asset.id, dtc.code)
     defect = defects.get(key)
     row = memory.ledger.get(key, {})
+    seen = row.get("last_occurrence")
     if defect is not None and defect.is_open:
-        seen = row.get("last_occurrence")
         if seen is not None and (dtc.last <= seen or row.get("posted_day") == vendor_day(dtc.last)):
             result.unchanged += 1
             return
@@ -307,7 +323,10 @@ def _plan_dtc(
         return
     if defect is not None:
         resolved_at = defect.updated_at or row.get("resolved_at")
-        if resolved_at is not None and dtc.last <= resolved_at + settings.quiet_period:
+        already_posted = seen is not None and dtc.last <= seen  # stale data never reopens
+        if already_posted or (
+            resolved_at is not None and dtc.last <= resolved_at + settings.quiet_period
+        ):
             result.note("skip", "RESOLVED_RECENTLY", **detail)
             return
     result.actions.append(PostDtc(asset.id, vehicle.id, dtc, repeat=False))
@@ -455,17 +474,52 @@ def _apply_one(
         )
         return None
     dtc = action.dtc
-    defect = target.post_dtc_defect(action.asset_id, dtc.code, dtc.description, dtc.last)
+    try:
+        defect = target.post_dtc_defect(action.asset_id, dtc.code, dtc.description, dtc.last)
+    except VendorError as exc:
+        # No answer at all (the client's UnconfirmedWrite): the write may still have landed.
+        # If the target shows it did, remember it, or the next run would repeat it the same
+        # vendor day (R17). The run still reports the failed call.
+        landed = (
+            _landed_defect(target, action.asset_id, dtc.code, now) if exc.status is None else None
+        )
+        if landed is not None:
+            _remember_post(store, action, landed, now)
+        raise
+    _remember_post(store, action, defect, now)
+    return "updated" if action.repeat else "created"
+
+
+def _landed_defect(
+    target: WhipAroundClient, asset_id: int, code: str, now: datetime
+) -> Defect | None:
+    """The open defect of (asset, code) if it was created or repeated during this run."""
+    try:
+        defects = target.defects(asset_id)
+    except VendorError:
+        return None
+    since = now.replace(microsecond=0)  # the vendor stamps whole seconds
+    for defect in defects:
+        if (
+            defect.code == code
+            and defect.is_open
+            and defect.updated_at is not None
+            and defect.updated_at >= since
+        ):
+            return defect
+    return None
+
+
+def _remember_post(store: Store, action: PostDtc, defect: Defect, now: datetime) -> None:
     store.save_ledger(
         action.asset_id,
-        dtc.code,
+        action.dtc.code,
         now,
         defect_id=defect.id,
         status=defect.status,
-        last_occurrence=dtc.last,
-        posted_day=vendor_day(dtc.last),
+        last_occurrence=action.dtc.last,
+        posted_day=vendor_day(action.dtc.last),
     )
-    return "updated" if action.repeat else "created"
 
 
 def report_plan(result: Plan, report: Report) -> None:
