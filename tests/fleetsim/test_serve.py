@@ -114,6 +114,8 @@ def test_ready_comes_after_the_demo_integrations_are_activated(live: LiveStack) 
 def test_sync_telematics_runs_against_the_served_demo_and_replays_nothing(
     live: LiveStack,
 ) -> None:
+    # Frozen, so no new fix can arrive between the two runs (vehicles report every minute).
+    requests.post(f"{live.base}/gpsinsight/_mock/clock", json={"freeze": True}, timeout=5)
     env = {**os.environ, "FLEETSIM_DB_URL": live.db_url}
     command = [sys.executable, "-m", "fleetsim.cli", "sync", "telematics", "--json"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
