@@ -97,7 +97,7 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
             time.sleep(spec_["latency_ms"] / 1000)  # a server-side fault, not a test wait
         if spec_["expire_session"]:
             spec.expire_session(runtime.backend, request)
-        if spec_["status"]:
+        if spec_["status"] and not spec_["after"]:
             return spec.error_response(
                 spec_["status"], _fault_message(spec_["status"]), spec_["retry_after"]
             )
@@ -107,6 +107,15 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
     def _journal_and_mangle(response: Response) -> Response:
         if request.path.startswith(CONTROL_PREFIX):
             return response
+        fault = g.get("fleetsim_fault")
+        if fault is not None:
+            if fault.spec["after"] and fault.spec["status"]:
+                # The request ran (a write is committed), but the client is told it failed.
+                status = fault.spec["status"]
+                response = spec.error_response(
+                    status, _fault_message(status), fault.spec["retry_after"]
+                )
+            response = _mangle(response, fault.spec)
         started = g.get("fleetsim_t0")
         latency = (time.perf_counter() - started) * 1000 if started else 0.0
         runtime.journal.record(
@@ -117,9 +126,6 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
             latency,
             g.get("fleetsim_app_token_id"),  # set by vendor routes: an id, never the token
         )
-        fault = g.get("fleetsim_fault")
-        if fault is not None:
-            response = _mangle(response, fault.spec)
         return response
 
     @app.errorhandler(HTTPException)

@@ -25,6 +25,7 @@ class FaultSpecSchema(Schema):
     latency_ms = fields.Integer(load_default=None, validate=validate.Range(0, 60_000))
     body = fields.String(load_default=None, validate=validate.OneOf(["malformed", "truncated"]))
     drop = fields.Boolean(load_default=False)
+    after = fields.Boolean(load_default=False)  # a status fault applied after the request ran
     expire_session = fields.Boolean(load_default=False)
 
     @validates_schema

@@ -150,3 +150,17 @@ def test_bad_fault_specs_are_refused_with_the_reason(client: Client, spec) -> No
 def test_a_fault_body_that_is_not_json_is_refused(client: Client) -> None:
     response = client.post("/gpsinsight/_mock/faults", data="{", content_type="application/json")
     assert response.status_code == 400
+
+
+def test_a_status_fault_after_the_request_ran_keeps_the_write(client: Client, login) -> None:
+    token = login("gpsinsight")
+    add(client, path="/v2/apiapp/create", status=503, after=True, first=1)
+    failed = client.get(
+        "/gpsinsight/v2/apiapp/create", query_string={"session_token": token, "app_name": "y"}
+    )
+    assert failed.status_code == 503
+    assert failed.json["errors"][0]["code"] == 503
+    apps = client.get("/gpsinsight/v2/apiapp/list", query_string={"session_token": token}).json
+    assert "y" in [a["app_name"] for a in apps["data"]]
+    journal = client.get("/gpsinsight/_mock/journal", query_string={"path": "*/create"}).json
+    assert [e["status"] for e in journal["entries"]] == [503]
