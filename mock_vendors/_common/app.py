@@ -134,7 +134,11 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
             from .jsonio import json_response
 
             return json_response({"error": exc.description}, exc.code or 500)
-        return spec.error_response(exc.code or 500, _http_message(exc), None)
+        response = spec.error_response(exc.code or 500, _http_message(exc), None)
+        for name, value in exc.get_headers():
+            if name == "Allow":  # RFC 9110: a 405 names the methods the resource supports
+                response.headers["Allow"] = ", ".join(sorted(value.split(", ")))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -64,12 +64,7 @@ def error_response(status: int, message: str, retry_after: float | None) -> Resp
         405: "METHOD_NOT_ALLOWED",
         429: "TOO_MANY_REQUESTS",
     }.get(status, "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
-    response = _error(DriveriError(status, message, code, retry_after))
-    if status == 405:
-        # RFC 9110: a 405 names the methods the resource does support.
-        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
-        response.headers["Allow"] = ", ".join(sorted(allowed))
-    return response
+    return _error(DriveriError(status, message, code, retry_after))
 
 
 def _basic_credentials() -> tuple[str, str]:

@@ -1,0 +1,365 @@
+"""The pinned GPS Insight API v2 contract against the GPS Insight and Wex emulators.
+
+Three kinds of test: a drift check (the contract's methods are exactly the ones the emulator
+dispatches), a known-good call per operation (every 200 schema is exercised with real ids), and
+schemathesis fuzzing in positive and negative mode against the in-process WSGI stack.
+
+Every fuzzed case starts from the freshly seeded world with a session of its own: the vendor is
+reset through its control plane and the Master User logs in again. Writes the generator makes
+(a random VIN, a deactivated or rotated App Token, a logout, a new password) therefore never
+leak into the next case as a misleading 403, and a failing case reproduces from itself alone,
+which is also what keeps Hypothesis's shrinking sound.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis import Case
+from werkzeug.test import Client
+
+from mock_vendors._common.clock import VirtualClock
+from mock_vendors._common.stack import Stack, StackSettings
+from mock_vendors.gpsinsight.backend import METHODS
+from mock_vendors.wsgi import StackApp, create_all
+
+CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "gpsinsight.openapi.json"
+CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+VENDORS = ("gpsinsight", "wex")
+ROUTED_APART = {("userauth", "login"), ("userauth", "logout"), ("heartbeat", "beat")}
+PATH_RE = re.compile(r"^/v2/([a-z]+)/([a-z]+)$")
+
+# Same instant as tests/conftest.py's T0 (not importable under --import-mode=importlib).
+T0 = datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
+
+DEEP = os.environ.get("FLEETSIM_DEEP") == "1"
+MAX_EXAMPLES = 200 if DEEP else 10
+
+# Every built-in check, each chosen on purpose (schemathesis' default would be "all of them").
+CHECKS: dict[str, dict[str, Any]] = {
+    "not_a_server_error": {"enabled": True},
+    "response_schema_conformance": {"enabled": True},  # formats (date-time) validated too
+    "status_code_conformance": {"enabled": True},
+    "content_type_conformance": {"enabled": True},
+    "response_headers_conformance": {"enabled": True},  # Retry-After on 429
+    # On: the contract states the vendor's tolerance (blank = absent, flags read true/false,
+    # unknown fields ignored), so whatever it still calls invalid must be refused with a 4xx.
+    "negative_data_rejection": {"enabled": True},
+    "allow_header_conformance": {"enabled": True},  # OPTIONS lists GET and POST
+    # Off, on purpose: the vendor validates late and across fields, which no JSON Schema can
+    # say. vehicle/update with no field to change, a partial label matching several vehicles,
+    # a history window over 7 days, an end before its start or 2/30/2026 are schema-valid and
+    # all answer 400 -- documented vendor behaviour, not a bug (see contracts/README.md).
+    "positive_data_acceptance": {"enabled": False},
+    # Replaced, not dropped: one URL rule serves every /v2 path, so "an undeclared HTTP method
+    # answers 405 with an Allow header" is route-level behaviour outside the contract that the
+    # check would report once per path and vendor (40 times). test_undeclared_http_methods_...
+    # below asserts it for every contract path and verb in one place.
+    "unsupported_method": {"enabled": False},
+    # On but inert here, kept so nothing is silently off: no required headers, no
+    # securitySchemes (auth is the session_token parameter, exercised by negative mode), no
+    # stateful phase or links.
+    "missing_required_header": {"enabled": True},
+    "ignored_auth": {"enabled": True},
+    "use_after_free": {"enabled": True},
+    "ensure_resource_availability": {"enabled": True},
+    "object_level_authorization": {"enabled": True},
+}
+
+
+def _config(mode: str) -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "generation": {
+                "mode": mode,
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+            "checks": CHECKS,
+        }
+    )
+
+
+def _schema(vendor: str, mode: str, app: StackApp) -> Any:
+    raw = copy.deepcopy(CONTRACT)
+    raw["servers"] = [{"url": f"/{vendor}"}]
+    schema = schemathesis.openapi.from_dict(raw, config=_config(mode))
+    schema.app = app
+    return schema
+
+
+def _new_stack_app() -> StackApp:
+    return create_all(stack=Stack(StackSettings(), clock=VirtualClock(T0, frozen=True)))
+
+
+class Harness:
+    """One in-process stack; each case gets a freshly reset vendor and a new Master session."""
+
+    def __init__(self) -> None:
+        self.app = _new_stack_app()
+        self.client = Client(self.app)
+        self._masters: dict[str, dict[str, Any]] = {}
+
+    def master(self, vendor: str) -> dict[str, Any]:
+        """The Master User's credential row from ``/_mock/credentials`` (fetched once)."""
+        if vendor not in self._masters:
+            body = self.client.get(f"/{vendor}/_mock/credentials").json
+            users = [u for account in body["accounts"] for u in account["users"]]
+            self._masters[vendor] = next(u for u in users if u["master"])
+        return self._masters[vendor]
+
+    def fresh_session(self, vendor: str) -> str:
+        """Reset the vendor to its seeded world and log the Master User in."""
+        reset = self.client.post(f"/{vendor}/_mock/reset")
+        assert reset.status_code == 200, reset.get_data(as_text=True)
+        user = self.master(vendor)
+        login = self.client.get(
+            f"/{vendor}/v2/userauth/login",
+            query_string={"username": user["username"], "app_token": user["app_token"]},
+        )
+        assert login.status_code == 200, login.get_data(as_text=True)
+        return str(login.json["data"]["token"])
+
+    def prepare(self, case: Case) -> str:
+        """Fresh world and session for ``case``; a schema-valid session_token becomes the real one.
+
+        A session_token the generator made invalid or left out (a negative case) is kept as it is,
+        so the case still tests what its metadata says it tests.
+        """
+        vendor = _vendor_of(case)
+        token = self.fresh_session(vendor)
+        fields = case.query if case.method.upper() == "GET" else case.body
+        if isinstance(fields, dict):
+            value = fields.get("session_token")
+            if isinstance(value, str) and SESSION_TOKEN_RE.match(value):
+                fields["session_token"] = token
+        return vendor
+
+
+SESSION_TOKEN_RE = re.compile(CONTRACT["components"]["schemas"]["SessionToken"]["pattern"])
+HARNESS = Harness()
+
+
+def _vendor_of(case: Case) -> str:
+    return str(case.operation.schema.raw_schema["servers"][0]["url"]).strip("/")
+
+
+def _assert_envelope(case: Case, response: Any, vendor: str) -> None:
+    """Beyond the schema: head.status mirrors the HTTP status, brand names the vendor."""
+    assert response.status_code < 500, response.text
+    if case.method.upper() not in ("GET", "POST"):
+        return  # an undeclared verb the coverage phase probes (OPTIONS is Flask's, bodiless)
+    body = response.json()
+    ok = response.status_code == 200
+    assert body["head"]["status"] == ("OK" if ok else "ERROR")
+    assert body["head"]["brand"] == {"gpsinsight": "GPS Insight", "wex": "Wex Telematics"}[vendor]
+    if not ok:
+        assert [e["code"] for e in body["errors"]] == [response.status_code]
+
+
+# -- drift -------------------------------------------------------------------------------
+
+
+def _contract_methods() -> set[tuple[str, str]]:
+    found = set()
+    for path in CONTRACT["paths"]:
+        match = PATH_RE.match(path)
+        assert match, f"contract path {path} is not /v2/<class>/<method> in lower case"
+        found.add((match.group(1), match.group(2)))
+    return found
+
+
+def test_contract_lists_exactly_the_methods_the_emulator_dispatches() -> None:
+    dispatched = set(METHODS) | ROUTED_APART
+    contract = _contract_methods()
+    assert contract - dispatched == set(), "in the contract, not served by the emulator"
+    assert dispatched - contract == set(), "served by the emulator, missing from the contract"
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = CONTRACT["components"][section][name]
+    return node
+
+
+def test_every_contract_path_has_get_and_post_with_the_same_fields() -> None:
+    for path, item in CONTRACT["paths"].items():
+        assert set(item) == {"get", "post"}, path
+        params = [_resolve(p) for p in item["get"]["parameters"]]
+        assert all(p["in"] == "query" for p in params), path
+        query = {p["name"]: (p["required"], _resolve(p["schema"])) for p in params}
+        content = item["post"]["requestBody"]["content"]
+        assert set(content) == {"application/x-www-form-urlencoded"}, path
+        form = _resolve(content["application/x-www-form-urlencoded"]["schema"])
+        required = set(form.get("required", []))
+        assert {
+            name: (name in required, _resolve(schema))
+            for name, schema in form["properties"].items()
+        } == query, path
+        assert item["get"]["responses"] == item["post"]["responses"], path
+        assert "reference_tag" in query, path
+        # Auth is a parameter, never a header: only login and heartbeat/beat go without one.
+        method = tuple(PATH_RE.match(path).groups())  # type: ignore[union-attr]
+        needs_session = method in METHODS or method == ("userauth", "logout")
+        assert query.get("session_token", (None,))[0] is (True if needs_session else None), path
+    assert "securitySchemes" not in CONTRACT["components"]
+
+
+def test_contract_file_is_canonical_pretty_json() -> None:
+    text = CONTRACT_PATH.read_text(encoding="utf-8")
+    assert text == json.dumps(CONTRACT, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert CONTRACT["openapi"].startswith("3.1")
+    assert not any(path.startswith("/_mock") for path in CONTRACT["paths"])
+
+
+# -- one known-good call per operation ----------------------------------------------------
+
+
+def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
+    """Request fields that must succeed on the seeded world (ids read from the emulator)."""
+    user = HARNESS.master(vendor)
+    token = HARNESS.fresh_session(vendor)
+    fleet = HARNESS.client.get(
+        f"/{vendor}/v2/vehicle/list", query_string={"session_token": token}
+    ).json["data"]
+    dtc = HARNESS.client.get(
+        f"/{vendor}/v2/vehicle/dtc", query_string={"session_token": token}
+    ).json["data"]
+    others = [
+        a["app_token"]
+        for a in HARNESS.client.get(
+            f"/{vendor}/v2/apiapp/list", query_string={"session_token": token}
+        ).json["data"]
+        if a["app_token"] != user["app_token"]
+    ]
+    vehicle = fleet[0]["id"]
+    fields: dict[tuple[str, str], dict[str, Any]] = {
+        ("userauth", "login"): {"username": user["username"], "app_token": user["app_token"]},
+        ("userauth", "logout"): {},
+        ("heartbeat", "beat"): {},
+        ("vehicle", "list"): {"details": 1},
+        ("vehicle", "read"): {"vehicle": vehicle},
+        ("vehicle", "location"): {"vehicle": vehicle},
+        ("vehicle", "history"): {"vehicle": vehicle, "start": "2026-03-09", "end": "2026-03-10"},
+        ("vehicle", "runtime"): {"date": "3/10/2026"},
+        ("vehicle", "dtc"): {"vehicle": dtc[0]["serial_number"]},
+        ("vehicle", "update"): {"vehicle": vehicle, "label": "Contract 0001", "odometer": 1234.5},
+        ("vehicle", "setodometerwaypoint"): {"vehicle": vehicle, "odometer": 99.5},
+        ("diagnostic", "list"): {},
+        ("user", "list"): {},
+        ("user", "listvehicles"): {},
+        ("user", "update"): {"first_name": "Casey"},
+        ("vehiclegroup", "list"): {},
+        ("vehiclegroup", "listvehicles"): {"group": "ALL VEHICLES"},
+        ("apiapp", "create"): {"app_name": "contract test", "description": "made by a test"},
+        ("apiapp", "list"): {},
+        ("apiapp", "update"): {"app_token": others[0], "active": 1, "app_name": "renamed"},
+    }
+    out = dict(fields[method])
+    if method in METHODS or method == ("userauth", "logout"):
+        out["session_token"] = token
+    out["reference_tag"] = "contract-check"
+    return out
+
+
+KNOWN_GOOD = [
+    pytest.param(vendor, path, verb, id=f"{vendor}-{verb.upper()} {path}")
+    for vendor in VENDORS
+    for path in sorted(CONTRACT["paths"])
+    for verb in ("get", "post")
+]
+
+
+@pytest.mark.parametrize(("vendor", "path", "verb"), KNOWN_GOOD)
+def test_known_good_call_answers_200_matching_the_contract(
+    vendor: str, path: str, verb: str
+) -> None:
+    schema = _schema(vendor, "positive", HARNESS.app)
+    operation = schema[path][verb.upper()]
+    method = tuple(PATH_RE.match(path).groups())  # type: ignore[union-attr]
+    fields = _valid_fields(vendor, method)  # type: ignore[arg-type]
+    if verb == "get":
+        case = operation.Case(query=fields)
+    else:
+        case = operation.Case(
+            body={k: str(v) for k, v in fields.items()},
+            media_type="application/x-www-form-urlencoded",
+        )
+    response = case.call_and_validate()
+    assert response.status_code == 200, response.text
+    _assert_envelope(case, response, vendor)
+    assert response.json()["head"]["reference_tag"] == "contract-check"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_spent_quota_answers_429_matching_the_contract(vendor: str) -> None:
+    """The quota is off by default, so fuzzing never sees a 429; a quota of 2 makes one."""
+    app = create_all(stack=Stack(StackSettings(daily_quota=2), clock=VirtualClock(T0, frozen=True)))
+    client = Client(app)
+    users = client.get(f"/{vendor}/_mock/credentials").json["accounts"][0]["users"]
+    user = next(u for u in users if u["master"])
+    login = {"username": user["username"], "app_token": user["app_token"]}
+    token = client.get(f"/{vendor}/v2/userauth/login", query_string=login).json["data"]["token"]
+    operation = _schema(vendor, "positive", app)["/v2/vehicle/list"]["GET"]
+    assert operation.Case(query={"session_token": token}).call_and_validate().status_code == 200
+    response = operation.Case(query={"session_token": token}).call_and_validate()
+    assert response.status_code == 429
+    assert response.json()["errors"][0]["message"] == "too many requests"
+    assert int(response.headers["retry-after"][0]) > 0  # schemathesis lower-cases names
+
+
+UNDECLARED_VERBS = ("PUT", "PATCH", "DELETE", "TRACE")
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_undeclared_http_methods_answer_405_with_an_allow_header(vendor: str) -> None:
+    """RFC 9110 15.5.6: a 405 MUST carry Allow; the body stays the vendor's error envelope."""
+    problems = []
+    for path in sorted(CONTRACT["paths"]):
+        for verb in UNDECLARED_VERBS:
+            response = HARNESS.client.open(f"/{vendor}{path}", method=verb)
+            body = response.json
+            allowed = {m.strip() for m in response.headers.get("Allow", "").split(",") if m.strip()}
+            if (
+                response.status_code != 405
+                or body["head"]["status"] != "ERROR"
+                or [e["code"] for e in body["errors"]] != [405]
+                or not {"GET", "POST"} <= allowed
+            ):
+                problems.append(f"{verb} {path}: {response.status_code}, Allow={sorted(allowed)}")
+    assert problems == [], f"{len(problems)} bad answers, e.g. {problems[:3]}"
+
+
+# -- schemathesis: positive and negative --------------------------------------------------
+
+
+@schemathesis.pytest.parametrize(
+    gpsinsight=_schema("gpsinsight", "positive", HARNESS.app),
+    wex=_schema("wex", "positive", HARNESS.app),
+)
+def test_positive_cases_never_break_the_contract(case: Case) -> None:
+    """Schema-valid input: never a 5xx, always an answer the contract describes."""
+    vendor = HARNESS.prepare(case)
+    response = case.call_and_validate()
+    _assert_envelope(case, response, vendor)
+
+
+@schemathesis.pytest.parametrize(
+    gpsinsight=_schema("gpsinsight", "negative", HARNESS.app),
+    wex=_schema("wex", "negative", HARNESS.app),
+)
+def test_negative_cases_never_break_the_contract(case: Case) -> None:
+    """Schema-invalid input: refused with a documented 4xx in the vendor's error envelope."""
+    vendor = HARNESS.prepare(case)
+    response = case.call_and_validate()
+    _assert_envelope(case, response, vendor)
