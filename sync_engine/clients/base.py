@@ -150,6 +150,17 @@ class BaseClient:
         """Sort a response into ok / retriable / auth / quota / fatal (per vendor)."""
         raise NotImplementedError  # pragma: no cover - every vendor client overrides it
 
+    def secrets(self) -> tuple[str | None, ...]:
+        """The credentials this client holds (per vendor), redacted from every error."""
+        return ()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this client replaced (a vendor may echo one, R8)."""
+        for secret in self.secrets():
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
+
     def send(
         self,
         method: str,
@@ -201,7 +212,9 @@ class BaseClient:
                 self.sleep(self.retry.delay(attempt, reply.retry_after))
                 attempt += 1
                 continue
-            raise ERRORS[reply.outcome](self.vendor, path, reply.status, reply.message, reply.body)
+            raise ERRORS[reply.outcome](
+                self.vendor, path, reply.status, self.redact(reply.message), reply.body
+            )
 
 
 def json_body(response: requests.Response) -> Any:

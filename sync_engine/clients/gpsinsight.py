@@ -32,6 +32,10 @@ class GpsInsightClient(BaseClient):
     def __repr__(self) -> str:  # never show the App Token or the session
         return f"GpsInsightClient({self.base_url!r}, username={self.username!r})"
 
+    def secrets(self) -> tuple[str | None, ...]:
+        """The App Token and the current session token."""
+        return (self._app_token, self._session_token)
+
     def classify(self, response: requests.Response) -> Reply:
         """The envelope's ``head.status`` is the truth; HTTP status only backs it up."""
         body = json_body(response)
@@ -60,31 +64,38 @@ class GpsInsightClient(BaseClient):
     def login(self) -> None:
         """Open a session with username + App Token."""
         with self._login_lock:
-            self.logins += 1
-            reply = self.send(
-                "POST",
-                "v2/userauth/login",
-                read=True,
-                data={"username": self.username, "app_token": self._app_token},
-            )
-            self._session_token = str(reply.body["data"]["token"])
+            self._login()
+
+    def _login(self) -> None:
+        # The caller holds ``_login_lock``.
+        self.logins += 1
+        reply = self.send(
+            "POST",
+            "v2/userauth/login",
+            read=True,
+            data={"username": self.username, "app_token": self._app_token},
+        )
+        self._session_token = str(reply.body["data"]["token"])
+
+    def _session(self, expired: str | None = None) -> str | None:
+        """The session token, logging in when there is none or it is the ``expired`` one.
+        Checking and logging in are one step, so threads that see the same session expire
+        log in once between them (R3, R9)."""
+        with self._login_lock:
+            if self._session_token is None or self._session_token == expired:
+                self._login()
+            return self._session_token
 
     def call(self, method: str, **params: Any) -> Any:
         """Call a session-bound method and return ``data``. An expired session costs one
         re-login and one retry (R3); any other refusal is raised."""
-        if self._session_token is None:
-            self.login()
-        token = self._session_token
+        token = self._session()
         try:
             return self._call(method, token, params)
         except AuthError as exc:
             if SESSION_GONE not in exc.message:
                 raise
-            with self._login_lock:
-                stale = self._session_token == token
-            if stale:
-                self.login()
-            return self._call(method, self._session_token, params)
+            return self._call(method, self._session(expired=token), params)
 
     def _call(self, method: str, token: str | None, params: dict[str, Any]) -> Any:
         data = {k: v for k, v in params.items() if v is not None}

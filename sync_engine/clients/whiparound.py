@@ -21,11 +21,16 @@ class WhipAroundClient(BaseClient):
 
     def __init__(self, base_url: str, api_key: str, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
+        self._api_key = api_key
         self.session.headers["x-api-key"] = api_key
         self.session.headers["Accept"] = "application/json"
 
     def __repr__(self) -> str:  # never show the key
         return f"WhipAroundClient({self.base_url!r})"
+
+    def secrets(self) -> tuple[str | None, ...]:
+        """The API key."""
+        return (self._api_key,)
 
     def classify(self, response: requests.Response) -> Reply:
         """Laravel style: the HTTP status is the truth, ``message`` explains it."""

@@ -165,6 +165,7 @@ class Store:
                 **r,
                 "last_occurrence": _utc(r["last_occurrence"]),
                 "resolved_at": _utc(r["resolved_at"]),
+                "updated_at": _utc(r["updated_at"]),
             }
             for r in rows
         }

@@ -1,0 +1,512 @@
+"""Telematics -> Whip Around, end to end: the engine against the emulators on a loopback socket.
+
+Each test gets a small world (12 GPS Insight vehicles) on a frozen virtual clock at T0, served
+by werkzeug on 127.0.0.1 (a port of its own), an in-memory store and an engine whose clock is
+the stack's and whose sleeper only records. Faults are set through each vendor's control plane;
+what the vendors hold afterwards is read back through their own APIs. After every fault
+scenario the two whole-engine promises are checked: R2 (matched assets equal what GPS Insight
+says) and R17 (at most one open defect per asset and code).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from helpers import T0, make_stack_app
+from mock_vendors.wsgi import StackApp
+from sync_engine.engine import Engine
+from sync_engine.report import EXIT_CODES, Report
+from sync_engine.store import Store
+
+WA_API = "/whiparound/api/public/v4"
+WA_WRITES = "/api/public/v4/assets/*"
+WA_DTC_WRITES = "/api/public/v4/assets/*/dtc-defects"
+KM_PER_MILE = 1.609344
+PLACEHOLDERS = {"", "N/A", "NA", "NONE", "NULL", "UNKNOWN", "TBD"}
+ENGINE_USER = "acme.dispatch"  # sees ALL VEHICLES, is not the Master User
+OPEN = ("New", "In Progress")
+
+
+class Sleeper:
+    """Records the engine's waits; never sleeps."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@dataclass
+class Rig:
+    """A stack on a loopback socket, the engine over an in-memory store, and test helpers."""
+
+    app: StackApp
+    base: str
+    store: Store
+    sleeper: Sleeper
+    engine: Engine
+    gps_user: dict[str, Any]
+    gps_master: dict[str, Any]
+    wa_key: str
+    http: requests.Session = field(default_factory=requests.Session)
+
+    # -- the engine --------------------------------------------------------------------------
+
+    def sync(self) -> Report:
+        (report,) = self.engine.sync_telematics()
+        return report
+
+    def cursor(self) -> str | None:
+        return self.store.cursor("gpsinsight", "history")
+
+    # -- control planes ----------------------------------------------------------------------
+
+    def fault(self, vendor: str, **spec: Any) -> None:
+        response = self.http.post(f"{self.base}/{vendor}/_mock/faults", json=spec)
+        assert response.status_code == 201, response.text
+
+    def clear_faults(self) -> None:
+        for vendor in ("gpsinsight", "whiparound"):
+            self.http.delete(f"{self.base}/{vendor}/_mock/faults").raise_for_status()
+
+    def journal(self, vendor: str, method: str | None = None, path: str | None = None) -> list:
+        params = {k: v for k, v in {"method": method, "path": path}.items() if v}
+        response = self.http.get(f"{self.base}/{vendor}/_mock/journal", params=params)
+        response.raise_for_status()
+        return response.json()["entries"]
+
+    def clear_journals(self) -> None:
+        for vendor in ("gpsinsight", "whiparound"):
+            self.http.delete(f"{self.base}/{vendor}/_mock/journal").raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        self.http.post(f"{self.base}/gpsinsight/_mock/clock", json={"advance": seconds})
+
+    def now(self) -> datetime:
+        return self.app.stack.clock.now()
+
+    # -- the vendors' own APIs ---------------------------------------------------------------
+
+    def gps(self, method: str, **params: Any) -> Any:
+        """Call GPS Insight as the Master User (a session of its own, not the engine's)."""
+        login = self.http.post(
+            f"{self.base}/gpsinsight/v2/userauth/login",
+            data={"username": self.gps_master["username"],
+                  "app_token": self.gps_master["app_token"]},
+        )  # fmt: skip
+        token = login.json()["data"]["token"]
+        body = self.http.post(
+            f"{self.base}/gpsinsight/v2/{method}", data={"session_token": token, **params}
+        ).json()
+        assert body["head"]["status"] == "OK", body
+        return body["data"]
+
+    def wa(self, path: str, **params: Any) -> Any:
+        response = self.http.get(
+            f"{self.base}{WA_API}/{path}",
+            params={"limit": 1000, **params},
+            headers={"x-api-key": self.wa_key},
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def defects(self) -> list[dict[str, Any]]:
+        return [d for d in self.wa("defects") if d.get("dtc_code")]
+
+    def login_count(self) -> int:
+        """Logins made with the engine's App Token (the Master User's are not counted)."""
+        return sum(
+            1
+            for e in self.journal("gpsinsight", path="/v2/userauth/login")
+            if e["app_token_id"] == self.gps_user["app_token_id"]
+        )
+
+    # -- what the truth is -----------------------------------------------------------------------
+
+    def matched(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(GPS Insight vehicle, Whip Around asset) pairs one to one on normalised VINs."""
+        vehicles = self.gps("vehicle/list", details=1)
+        assets = self.wa("assets")
+        by_vin: dict[str, list[dict[str, Any]]] = {}
+        for asset in assets:
+            by_vin.setdefault(vin_key(asset.get("vin")), []).append(asset)
+        source_vins = Counter(vin_key(v.get("vin")) for v in vehicles)
+        return [
+            (v, by_vin[key][0])
+            for v in vehicles
+            if (key := vin_key(v.get("vin"))) not in PLACEHOLDERS
+            and len(set(key)) > 1
+            and source_vins[key] == 1
+            and len(by_vin.get(key, [])) == 1
+        ]
+
+    def active_dtcs(self) -> set[tuple[int, str]]:
+        """(asset, code) of every code reported since activation minus the lookback."""
+        serial_to_asset = {v["serial_number"]: a["id"] for v, a in self.matched()}
+        start = int((T0 - timedelta(hours=24)).timestamp())
+        rows = self.gps("vehicle/dtc", start=start, end=int(self.now().timestamp()))
+        return {
+            (serial_to_asset[row["serial_number"]], code_key(code))
+            for row in rows
+            if row["serial_number"] in serial_to_asset
+            for code in row["dtc"]
+        }
+
+    def assert_converged(self) -> None:
+        """R2: every matched asset's location and odometer are GPS Insight's latest fix."""
+        self.clear_faults()
+        fixes = {f["id"]: f for f in self.gps("vehicle/location")}
+        pairs = self.matched()
+        assert len(pairs) >= 8
+        for vehicle, asset in pairs:
+            fix = fixes[vehicle["id"]]
+            location = asset["location"]
+            assert (location["latitude"], location["longitude"]) == (
+                fix["latitude"],
+                fix["longitude"],
+            ), vehicle["id"]
+            assert parse(location["recorded_at"]) == parse(fix["fix_time_gmt"]), vehicle["id"]
+            miles = float(fix["odometer"])
+            expected = miles * KM_PER_MILE if asset["odometer_unit"] == "km" else miles
+            assert asset["odometer"] == pytest.approx(expected, abs=0.051), vehicle["id"]
+
+    def assert_one_open_defect_per_code(self) -> None:
+        """R17: at most one open defect per (asset, code)."""
+        open_per_identity = Counter(
+            (d["asset_id"], code_key(d["dtc_code"])) for d in self.defects() if d["status"] in OPEN
+        )
+        assert [k for k, n in open_per_identity.items() if n > 1] == []
+
+    def secrets(self) -> list[str]:
+        return [self.gps_user["app_token"], self.gps_master["app_token"], self.wa_key]
+
+
+def vin_key(vin: str | None) -> str:
+    return re.sub(r"\s+", "", vin or "").upper()
+
+
+def code_key(code: str) -> str:
+    return " ".join(code.split()).upper()
+
+
+def parse(when: str) -> datetime:
+    return datetime.fromisoformat(when.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = make_stack_app(vehicles=12, wex_vehicles=4)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        users = requests.get(f"{base}/gpsinsight/_mock/credentials").json()["accounts"][0]["users"]
+        keys = requests.get(f"{base}/whiparound/_mock/credentials").json()["keys"]
+        user = next(u for u in users if u["username"] == ENGINE_USER)
+        master = next(u for u in users if u["master"])
+        wa_key = next(k["key"] for k in keys if k["type"] == "integration")
+        store = Store("sqlite://")
+        store.save_integration(
+            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], T0,
+            username=user["username"],
+        )  # fmt: skip
+        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        sleeper = Sleeper()
+        engine = Engine(
+            store, clock=lambda: app.stack.clock.now(), sleep=sleeper, rng=random.Random(1)
+        )
+        rig = Rig(app, base, store, sleeper, engine, user, master, wa_key)
+        yield rig
+        rig.http.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# -- a clean world ------------------------------------------------------------------------------
+
+
+def test_first_sync_succeeds_and_matched_assets_equal_gps_insight(rig: Rig) -> None:
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert report.writes > 0 and report.counts["errors"] == 0
+    assert report.counts["read"] == 12
+    rig.assert_converged()
+
+
+def test_first_sync_opens_exactly_one_defect_per_active_dtc_of_a_matched_vehicle(
+    rig: Rig,
+) -> None:
+    report = rig.sync()
+    expected = rig.active_dtcs()
+    defects = Counter((d["asset_id"], code_key(d["dtc_code"])) for d in rig.defects())
+    assert expected, "the demo world always has DTCs active today"
+    assert defects == Counter(expected)
+    assert report.counts["created"] == len(expected)
+    assert all(d["repeated_times"] == 1 and d["status"] == "New" for d in rig.defects())
+
+
+def test_first_sync_reports_missing_vin_unmatched_and_duplicate_target(rig: Rig) -> None:
+    # Vehicle 1 of the world has an asset; its VIN becomes a placeholder at the source.
+    blanked = next(v for v in rig.gps("vehicle/list") if v["label"].endswith(" 0001"))
+    rig.gps("vehicle/update", vehicle=blanked["id"], vin="N/A")
+    report = rig.sync()
+    reasons: dict[str, list[dict[str, Any]]] = {}
+    for skip in report.skips:
+        reasons.setdefault(skip["reason"], []).append(skip)
+    assert report.outcome == "SUCCESS"
+    assert [s["vehicle"] for s in reasons["MISSING_VIN"]] == [blanked["id"]]
+    assert len(reasons["UNMATCHED"]) == 1
+    (twin,) = reasons["DUPLICATE_TARGET"]
+    assert len(twin["assets"]) == 2
+    assert report.counts["unmatched"] == 3
+    assert report.counts["matched"] == 12 - 3
+
+
+def test_unmatched_vehicles_get_no_writes(rig: Rig) -> None:
+    report = rig.sync()
+    skipped = {
+        s["vehicle"] for s in report.skips if s["reason"] in ("UNMATCHED", "DUPLICATE_TARGET")
+    }
+    twin_assets = {a for s in report.skips for a in s.get("assets", [])}
+    written = {int(e["path"].split("/")[5]) for e in rig.journal("whiparound", method="POST")}
+    matched_assets = {a["id"] for _, a in rig.matched()}
+    assert skipped and twin_assets
+    assert written <= matched_assets
+    assert not written & twin_assets
+
+
+def test_r1_second_run_makes_zero_writes(rig: Rig) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    rig.clear_journals()
+    report = rig.sync()
+    assert report.outcome == "SUCCESS"
+    assert report.writes == 0
+    assert rig.journal("whiparound", method="POST") == []
+    assert rig.journal("whiparound", method="PATCH") == []
+    assert rig.journal("whiparound", method="DELETE") == []
+
+
+def test_r17_a_day_later_each_code_keeps_one_open_defect_repeated_twice(rig: Rig) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    first = {(d["asset_id"], d["dtc_code"]): d["id"] for d in rig.defects()}
+    rig.advance(86_400)
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    after = rig.defects()
+    assert {(d["asset_id"], d["dtc_code"]): d["id"] for d in after} == first
+    assert [d["repeated_times"] for d in after] == [2] * len(first)
+    assert all(d["status"] == "New" for d in after)
+    rig.assert_converged()
+
+
+def test_r2_r15_newest_fix_is_written_even_within_the_resolution_of_the_last_kept(
+    rig: Rig,
+) -> None:
+    # An hour of history, one fix a minute: thinning keeps one point per 5 minutes, but the
+    # newest fix must still reach the asset, or a parked vehicle never converges.
+    assert rig.sync().outcome == "SUCCESS"
+    rig.advance(3600)
+    assert rig.sync().outcome == "SUCCESS"
+    fixes = {f["id"]: f for f in rig.gps("vehicle/location")}
+    stale = [
+        vehicle["id"]
+        for vehicle, asset in rig.matched()
+        if parse(asset["location"]["recorded_at"]) != parse(fixes[vehicle["id"]]["fix_time_gmt"])
+    ]
+    assert stale == []
+
+
+def test_r5_cursor_is_saved_after_a_successful_run(rig: Rig) -> None:
+    rig.sync()
+    assert rig.cursor() == T0.isoformat()
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+
+def test_r4_whip_around_429_on_writes_waits_retry_after_and_converges(rig: Rig) -> None:
+    rig.fault("whiparound", method="POST", path=WA_WRITES, first=3, status=429, retry_after=2)
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    refused = [e for e in rig.journal("whiparound", method="POST") if e["status"] == 429]
+    assert len(refused) == 3
+    assert len(rig.sleeper.waits) == 3
+    assert all(wait >= 2.0 for wait in rig.sleeper.waits)
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_r4_5xx_bursts_on_reads_are_retried_and_the_run_converges(rig: Rig) -> None:
+    rig.fault("gpsinsight", path="/v2/*", every=3, status=503)
+    rig.fault("whiparound", method="GET", path="/api/public/v4/*", every=3, status=502)
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    failed_reads = [e for e in rig.journal("gpsinsight") if e["status"] == 503]
+    assert failed_reads and rig.sleeper.waits
+    assert len(rig.sleeper.waits) == len(failed_reads) + len(
+        [e for e in rig.journal("whiparound", method="GET") if e["status"] == 502]
+    )
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+    assert Counter((d["asset_id"], code_key(d["dtc_code"])) for d in rig.defects()) == Counter(
+        rig.active_dtcs()
+    )
+
+
+def test_r3_session_expiring_mid_run_costs_exactly_one_extra_login(rig: Rig) -> None:
+    rig.fault("gpsinsight", path="/v2/vehicle/dtc", first=1, expire_session=True)
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert rig.login_count() == 2
+    gone = [e for e in rig.journal("gpsinsight", path="/v2/vehicle/dtc") if e["status"] == 403]
+    assert len(gone) == 1
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_r3_session_expiring_during_parallel_history_reads_costs_one_extra_login(
+    rig: Rig,
+) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    rig.advance(3600)
+    rig.clear_journals()
+    rig.fault("gpsinsight", path="/v2/vehicle/history", first=1, expire_session=True)
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert rig.login_count() == 2
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_dropped_connection_after_a_defect_was_created_is_not_duplicated(rig: Rig) -> None:
+    rig.fault("whiparound", method="POST", path=WA_DTC_WRITES, first=1, drop=True)
+    first = rig.sync()
+    assert first.outcome == "PARTIAL"
+    assert any("connection failed" in e["message"] for e in first.errors), first.errors
+    dropped = rig.journal("whiparound", method="POST", path=WA_DTC_WRITES)[0]
+    asset_id = int(dropped["path"].split("/")[5])
+    rig.clear_faults()
+    rig.clear_journals()
+    second = rig.sync()
+    assert second.outcome == "SUCCESS", second.errors
+    assert rig.journal("whiparound", path=f"/api/public/v4/assets/{asset_id}/dtc-defects") == []
+    mine = [d for d in rig.defects() if d["asset_id"] == asset_id]
+    assert [d["repeated_times"] for d in mine] == [1] * len(mine) and mine
+    assert Counter((d["asset_id"], code_key(d["dtc_code"])) for d in rig.defects()) == Counter(
+        rig.active_dtcs()
+    )
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_r4_gps_insight_429_ends_the_run_partial_without_sleeping(rig: Rig) -> None:
+    rig.fault("gpsinsight", path="/v2/vehicle/dtc", first=1, status=429, retry_after=3600)
+    report = rig.sync()
+    assert report.outcome == "PARTIAL"
+    assert report.quota_hit
+    assert report.errors[0]["message"] == "gpsinsight v2/vehicle/dtc: 429 too many requests"
+    assert rig.sleeper.waits == []
+    assert len(rig.journal("gpsinsight", path="/v2/vehicle/dtc")) == 1
+    assert rig.cursor() is None
+
+
+def test_r4_after_a_gps_insight_429_a_later_run_converges(rig: Rig) -> None:
+    rig.fault("gpsinsight", path="/v2/vehicle/dtc", first=1, status=429, retry_after=3600)
+    rig.sync()
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+    assert Counter((d["asset_id"], code_key(d["dtc_code"])) for d in rig.defects()) == Counter(
+        rig.active_dtcs()
+    )
+
+
+def test_revoked_app_token_fails_the_run_with_exit_code_2(rig: Rig) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    rig.gps("apiapp/update", app_token=rig.gps_user["app_token"], active=0)
+    rig.clear_journals()
+    report = rig.sync()
+    assert report.outcome == "FAILED"
+    assert EXIT_CODES[report.outcome] == 2
+    assert report.errors[0]["message"] == (
+        "gpsinsight v2/userauth/login: 403 Forbidden (invalid username, password or app token)"
+    )
+    assert rig.journal("whiparound", method="POST") == []
+    assert rig.sleeper.waits == []
+
+
+def test_r8_no_secret_in_the_report_of_a_revoked_token_run(rig: Rig) -> None:
+    rig.gps("apiapp/update", app_token=rig.gps_user["app_token"], active=0)
+    report = rig.sync()
+    stored = rig.store.runs()[0]["report"]
+    for text in (json.dumps(report.as_dict()), json.dumps(stored), repr(rig.store)):
+        assert [s for s in rig.secrets() if s in text] == []
+
+
+def test_r5_engine_killed_mid_first_run_converges_without_duplicates(rig: Rig) -> None:
+    # The first four writes land; from the fifth on, every write is done but its answer lost.
+    rig.fault("whiparound", method="POST", path=WA_WRITES, first=4, latency_ms=0)
+    rig.fault("whiparound", method="POST", path=WA_WRITES, drop=True)
+    killed = rig.sync()
+    assert killed.outcome == "PARTIAL"
+    assert killed.writes == 4
+    assert rig.cursor() is None
+    rig.clear_faults()
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert rig.cursor() == T0.isoformat()
+    assert [d["repeated_times"] for d in rig.defects()] == [1] * len(rig.defects())
+    assert Counter((d["asset_id"], code_key(d["dtc_code"])) for d in rig.defects()) == Counter(
+        rig.active_dtcs()
+    )
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_r5_run_killed_during_history_does_not_advance_the_cursor(rig: Rig) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    rig.advance(3600)
+    rig.fault("whiparound", method="POST", path=WA_WRITES, first=10, latency_ms=0)
+    rig.fault("whiparound", method="POST", path=WA_WRITES, drop=True)
+    killed = rig.sync()
+    assert killed.outcome == "PARTIAL"
+    assert rig.cursor() == T0.isoformat()
+    rig.clear_faults()
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert rig.cursor() == (T0 + timedelta(hours=1)).isoformat()
+    rig.clear_journals()
+    assert rig.sync().writes == 0
+    rig.assert_converged()
+    rig.assert_one_open_defect_per_code()
+
+
+def test_r17_dropped_connection_on_a_repeat_post_does_not_repeat_it_again(rig: Rig) -> None:
+    assert rig.sync().outcome == "SUCCESS"
+    rig.advance(14 * 3600)  # T0 is 10:30 MST: the next vendor day, with less history to post
+    rig.fault("whiparound", method="POST", path=WA_DTC_WRITES, first=1, drop=True)
+    assert rig.sync().outcome == "PARTIAL"
+    rig.clear_faults()
+    report = rig.sync()
+    assert report.outcome == "SUCCESS", report.errors
+    assert [d["repeated_times"] for d in rig.defects()] == [2] * len(rig.defects())
+    rig.assert_one_open_defect_per_code()
