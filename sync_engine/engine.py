@@ -118,8 +118,7 @@ class Engine:
             report.error("read", str(exc))
             return
         except QuotaError as exc:
-            report.quota_hit = True
-            report.nothing_read = report.counts["read"] == 0
+            report.quota_hit = True  # R4: a quota ends the run PARTIAL, even before any read
             report.error("read", str(exc))
             return
         except VendorError as exc:

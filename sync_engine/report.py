@@ -53,7 +53,7 @@ class Report:
     @property
     def outcome(self) -> str:
         """SUCCESS, PARTIAL or FAILED, as R7 defines them."""
-        if self.auth_failed or self.nothing_read:
+        if self.auth_failed or (self.nothing_read and not self.quota_hit):
             return FAILED
         if self.reads_failed or self.quota_hit or self.counts["errors"]:
             return PARTIAL

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import math
 import random
 import time
 from collections.abc import Callable
@@ -87,6 +88,7 @@ class RetryPolicy:
     attempts: int = 5
     base_s: float = 0.5
     cap_s: float = 30.0
+    max_wait_s: float = 300.0  # a longer Retry-After ends the call; a later run resumes
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -102,9 +104,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -207,6 +211,7 @@ class BaseClient:
                 reply.outcome is Outcome.RETRIABLE
                 and attempt + 1 < self.retry.attempts
                 and (read or reply.status == 429)
+                and (reply.retry_after or 0.0) <= self.retry.max_wait_s
             ):
                 # A 429 means the write was refused, not done: repeating it is safe.
                 self.sleep(self.retry.delay(attempt, reply.retry_after))

@@ -830,3 +830,28 @@ def test_r9_threads_hitting_an_expired_session_together_relogin_once() -> None:
     assert len(results) == 2
     assert client.logins == 2
     assert len(adapter.tokens) == 2
+
+
+def test_r4_retry_after_of_infinity_is_not_a_wait() -> None:
+    from sync_engine.clients.base import parse_retry_after
+
+    assert parse_retry_after("inf") is None
+    assert parse_retry_after("nan") is None
+
+
+def test_r4_a_retry_after_longer_than_the_longest_wait_ends_the_call_without_waiting() -> None:
+    client, adapter, sleeper = wa_client(
+        [wa_error(429, "Too Many Attempts.", **{"Retry-After": "86400"}), wa_assets_page()]
+    )
+    with pytest.raises(RetriableError) as caught:
+        client.assets()
+    assert caught.value.status == 429
+    assert sleeper.waits == []
+    assert len(adapter.sent) == 1
+
+
+def test_r4_r7_a_quota_before_anything_was_read_is_partial_not_failed() -> None:
+    report = Report("telematics", "gpsinsight")
+    report.quota_hit = True
+    report.nothing_read = True
+    assert report.outcome == "PARTIAL"
