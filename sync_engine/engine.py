@@ -109,6 +109,20 @@ class Engine:
         source_client = self.source_client(source)
         target_client = self.target_client(target)
         try:
+            self._telematics_steps(source, report, now, settings, source_client, target_client)
+        finally:
+            report.requests = source_client.requests_made + target_client.requests_made
+
+    def _telematics_steps(
+        self,
+        source: dict[str, Any],
+        report: Report,
+        now: datetime,
+        settings: telematics.Settings,
+        source_client: GpsInsightClient,
+        target_client: WhipAroundClient,
+    ) -> None:
+        try:
             observed = telematics.observe(
                 source_client, target_client, source["name"], self.store, settings, now, report,
                 self.concurrency,

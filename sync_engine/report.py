@@ -26,6 +26,7 @@ class Report:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     writes: int = 0
+    requests: int = 0  # HTTP requests made to the vendors, retries included
     reads_failed: bool = False
     auth_failed: bool = False
     quota_hit: bool = False
@@ -67,6 +68,7 @@ class Report:
             "outcome": self.outcome,
             "counts": {name: self.counts.get(name, 0) for name in COUNTS},
             "writes": self.writes,
+            "requests": self.requests,
             "skips": self.skips,
             "anomalies": self.anomalies,
             "warnings": self.warnings,

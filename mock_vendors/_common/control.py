@@ -73,7 +73,7 @@ def control_blueprint() -> Blueprint:
         body = _json_body()
         if not isinstance(body, dict):
             return _bad('body must be a JSON object like {"seed": 7, "vehicles": 50}')
-        unknown = set(body) - {"seed", "vehicles", "wex_vehicles"}
+        unknown = set(body) - {"seed", "vehicles", "wex_vehicles", "dtcs_per_vehicle"}
         if unknown:
             return _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
         try:
@@ -84,6 +84,11 @@ def control_blueprint() -> Blueprint:
             }
         except ValueError as exc:
             return _bad(str(exc))
+        rate = body.get("dtcs_per_vehicle")
+        if rate is not None:
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 10:
+                return _bad("'dtcs_per_vehicle' must be a number from 0 to 10")
+            values["dtcs_per_vehicle"] = float(rate)
         if (values["vehicles"] or 0) > 20_000 or (values["wex_vehicles"] or 0) > 20_000:
             return _bad("at most 20000 vehicles per account")
         stack = _runtime().stack

@@ -29,6 +29,7 @@ class StackSettings:
     daily_quota: int = 0  # GPS Insight per-user rolling 24 h quota; 0 means off
     driveri_token_ttl_s: float = 3600.0
     driveri_rate_per_minute: int = 0  # Driveri per-client quota; 0 means off
+    dtcs_per_vehicle: float | None = None  # active DTCs per vehicle (load tests); None: demo
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -43,6 +44,7 @@ class StackSettings:
             ("daily_quota", int),
             ("driveri_token_ttl_s", float),
             ("driveri_rate_per_minute", int),
+            ("dtcs_per_vehicle", float),
         ):
             raw = env.get(f"FLEETSIM_{name.upper()}")
             if raw:
@@ -76,6 +78,7 @@ class Stack:
             anchor,
             vehicles=self.settings.vehicles,
             wex_vehicles=self.settings.wex_vehicles,
+            dtcs_per_vehicle=self.settings.dtcs_per_vehicle,
         )
 
     def register(self, runtime: VendorRuntime) -> None:
@@ -83,7 +86,7 @@ class Stack:
         with self._lock:
             self._runtimes[runtime.key] = runtime
 
-    def reseed(self, seed: int | None = None, vehicles: int | None = None, **sizes: int) -> None:
+    def reseed(self, seed: int | None = None, vehicles: int | None = None, **sizes: float) -> None:
         """Regenerate the world from a new seed and reset every vendor to it."""
         with self._lock:
             self.settings = replace(

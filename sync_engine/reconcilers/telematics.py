@@ -360,14 +360,29 @@ def observe(
         Observed(source_name, vehicles, {}, [], assets, []), scratch
     )  # which vehicles need their history
     cursor = store.cursor(source_name, HISTORY_CURSOR)
-    start = max(settings.activated_at, datetime.fromisoformat(cursor) if cursor else now)
+    # History starts at activation (R15), then where the last complete run left off.
+    resume = datetime.fromisoformat(cursor) if cursor else settings.activated_at
+    start = max(settings.activated_at, resume)
     fixes: dict[str, list[Fix]] = {v.id: [latest[v.id]] if v.id in latest else [] for v in vehicles}
+    marks = store.marks()
+
+    def needs_history(vehicle: Vehicle, asset: Asset) -> bool:
+        # Only a gap wider than the resolution between what the asset already has and the
+        # latest fix can hold a point worth posting; otherwise the latest fix says it all.
+        newest = latest.get(vehicle.id)
+        if newest is None:
+            return False
+        known = [start, marks.get(asset.id, {}).get("last_fix_at"), asset.location_at]
+        floor = max(t for t in known if t is not None)
+        return newest.at - floor > settings.resolution
 
     def fetch(vehicle: Vehicle) -> tuple[str, list[Fix]]:
         return vehicle.id, source.history(vehicle.id, start, now) if start < now else []
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(fetch, vehicle) for vehicle, _ in pairs]
+        futures = [
+            pool.submit(fetch, vehicle) for vehicle, asset in pairs if needs_history(vehicle, asset)
+        ]
         for future in futures:
             try:
                 vehicle_id, history = future.result()

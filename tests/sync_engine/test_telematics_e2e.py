@@ -510,3 +510,28 @@ def test_r17_dropped_connection_on_a_repeat_post_does_not_repeat_it_again(rig: R
     assert report.outcome == "SUCCESS", report.errors
     assert [d["repeated_times"] for d in rig.defects()] == [2] * len(rig.defects())
     rig.assert_one_open_defect_per_code()
+
+
+def test_r15_first_run_posts_history_from_activation_thinned_to_five_minutes(rig: Rig) -> None:
+    from sqlalchemy import update
+
+    from sync_engine.store.tables import integrations
+
+    with rig.store.engine.begin() as conn:
+        conn.execute(update(integrations).values(activated_at=T0 - timedelta(hours=1)))
+    rig.clear_journals()
+    assert rig.sync().outcome == "SUCCESS"
+    posts = Counter(
+        e["path"] for e in rig.journal("whiparound", "POST", "/api/public/v4/assets/*/location")
+    )
+    # 40 of the last 60 minutes driving, one point per 5 minutes: about 8 per asset.
+    assert max(posts.values()) >= 6
+    assert all(n <= 13 for n in posts.values())
+    assert rig.journal("gpsinsight", path="/v2/vehicle/history")
+
+
+def test_r1_a_rerun_with_nothing_new_fetches_no_history(rig: Rig) -> None:
+    rig.sync()
+    rig.clear_journals()
+    assert rig.sync().writes == 0
+    assert rig.journal("gpsinsight", path="/v2/vehicle/history") == []
