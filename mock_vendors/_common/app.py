@@ -53,7 +53,7 @@ class VendorRuntime:
         self.spec = spec
         self.stack = stack
         self.faults = FaultPlan()
-        self.journal = Journal()
+        self.journal = Journal(stack.settings.journal_limit)
         self.backend: Backend = spec.make_backend(stack)
 
     @property

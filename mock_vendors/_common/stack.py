@@ -30,6 +30,7 @@ class StackSettings:
     driveri_token_ttl_s: float = 3600.0
     driveri_rate_per_minute: int = 0  # Driveri per-client quota; 0 means off
     dtcs_per_vehicle: float | None = None  # active DTCs per vehicle (load tests); None: demo
+    journal_limit: int = 50_000  # entries kept per vendor (oldest dropped first)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -45,6 +46,7 @@ class StackSettings:
             ("driveri_token_ttl_s", float),
             ("driveri_rate_per_minute", int),
             ("dtcs_per_vehicle", float),
+            ("journal_limit", int),
         ):
             raw = env.get(f"FLEETSIM_{name.upper()}")
             if raw:

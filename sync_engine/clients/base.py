@@ -11,8 +11,10 @@ from __future__ import annotations
 import email.utils
 import enum
 import math
+import os
 import random
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -144,7 +146,7 @@ class BaseClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or _session()
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
@@ -220,6 +222,18 @@ class BaseClient:
             raise ERRORS[reply.outcome](
                 self.vendor, path, reply.status, self.redact(reply.message), reply.body
             )
+
+
+def _session() -> requests.Session:
+    """A session that reads proxy and CA settings from the environment once, not per call
+    (requests re-scans every environment variable on each request otherwise)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(urllib.request.getproxies())
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    return session
 
 
 def json_body(response: requests.Response) -> Any:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, create_engine, delete, insert, select, update
+from sqlalchemy import and_, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -35,7 +35,20 @@ def _create_engine(url: str) -> Engine:
     if url in ("sqlite://", "sqlite:///:memory:"):
         # One shared connection, or every thread would see its own empty database.
         return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    return create_engine(url)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # Every successful write is recorded at once (R5), so commits are frequent: WAL with
+    # NORMAL sync keeps them durable across a crash of the engine without an fsync each.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def _utc(value: datetime | None) -> datetime | None:
