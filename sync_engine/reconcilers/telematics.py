@@ -21,6 +21,7 @@ from ..clients.whiparound import WhipAroundClient
 from ..model import MILES_TO_KM, Asset, Defect, Dtc, Fix, Vehicle, canonical_code
 from ..report import Report
 from ..store import Store
+from ..store.store import Batch
 
 MST = timezone(timedelta(hours=-7))  # GPS Insight's vendor day
 MAX_MILES_PER_DAY = 3000.0
@@ -420,7 +421,7 @@ def apply(
     concurrency: int = 4,
 ) -> bool:
     """Run the writes, asset by asset (in order within an asset, assets in parallel), and
-    record each success in the store at once. Returns True when every write succeeded."""
+    record the successes in the store. Returns True when every write succeeded."""
     by_asset: dict[int, list[Action]] = defaultdict(list)
     for action in actions:
         by_asset[action.asset_id].append(action)
@@ -429,12 +430,19 @@ def apply(
     all_ok = True
 
     def run(asset_actions: list[Action]) -> None:
+        # One transaction per asset for its bookkeeping: if the engine dies before it commits,
+        # the next run finds the writes on the target (plan checks open defects), so a
+        # replay repeats no DTC post.
+        with store.batch() as book:
+            write_all(asset_actions, book)
+
+    def write_all(asset_actions: list[Action], book: Batch) -> None:
         nonlocal all_ok
         for action in asset_actions:
             if stop.is_set():
                 return
             try:
-                counted = _apply_one(action, target, store, source_name, now)
+                counted = _apply_one(action, target, book, source_name, now)
             except (AuthError, QuotaError) as exc:
                 stop.set()
                 with lock:
@@ -460,7 +468,7 @@ def apply(
 
 
 def _apply_one(
-    action: Action, target: WhipAroundClient, store: Store, source_name: str, now: datetime
+    action: Action, target: WhipAroundClient, store: Store | Batch, source_name: str, now: datetime
 ) -> str | None:
     """One write and its bookkeeping; returns the count it adds to (None: store only)."""
     if isinstance(action, PostLocation):
@@ -525,7 +533,7 @@ def _landed_defect(
     return None
 
 
-def _remember_post(store: Store, action: PostDtc, defect: Defect, now: datetime) -> None:
+def _remember_post(store: Store | Batch, action: PostDtc, defect: Defect, now: datetime) -> None:
     store.save_ledger(
         action.asset_id,
         action.dtc.code,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, create_engine, delete, event, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -155,17 +157,20 @@ class Store:
     def save_mark(self, asset_id: int, source: str, vehicle_id: str, **values: Any) -> None:
         """Update what was last written for an asset (only the given fields)."""
         with self._write, self.engine.begin() as conn:
-            done = conn.execute(
-                update(asset_marks)
-                .where(asset_marks.c.asset_id == asset_id)
-                .values(source=source, vehicle_id=vehicle_id, **values)
-            ).rowcount
-            if not done:
-                conn.execute(
-                    insert(asset_marks).values(
-                        asset_id=asset_id, source=source, vehicle_id=vehicle_id, **values
-                    )
-                )
+            _save_mark(conn, asset_id, source, vehicle_id, **values)
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Collect bookkeeping and write it in one transaction when the block ends (even
+        when it ends with an error: what was collected records writes that succeeded)."""
+        batch = Batch()
+        try:
+            yield batch
+        finally:
+            if batch.ops:
+                with self._write, self.engine.begin() as conn:
+                    for op, args, kwargs in batch.ops:
+                        op(conn, *args, **kwargs)
 
     # -- defect ledger -----------------------------------------------------------------------
 
@@ -185,17 +190,8 @@ class Store:
 
     def save_ledger(self, asset_id: int, code: str, now: datetime, **values: Any) -> None:
         """Upsert the ledger row of (asset, code)."""
-        key = and_(defect_ledger.c.asset_id == asset_id, defect_ledger.c.code == code)
         with self._write, self.engine.begin() as conn:
-            done = conn.execute(
-                update(defect_ledger).where(key).values(updated_at=now, **values)
-            ).rowcount
-            if not done:
-                conn.execute(
-                    insert(defect_ledger).values(
-                        asset_id=asset_id, code=code, updated_at=now, **values
-                    )
-                )
+            _save_ledger(conn, asset_id, code, now, **values)
 
     # -- runs and locks ----------------------------------------------------------------------
 
@@ -238,6 +234,46 @@ class Store:
         """Give the named lock back."""
         with self._write, self.engine.begin() as conn:
             conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.owner == owner)))
+
+
+class Batch:
+    """Bookkeeping collected for one transaction (same calls as the Store's)."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]] = []
+
+    def save_mark(self, asset_id: int, source: str, vehicle_id: str, **values: Any) -> None:
+        """Queue a mark update."""
+        self.ops.append((_save_mark, (asset_id, source, vehicle_id), values))
+
+    def save_ledger(self, asset_id: int, code: str, now: datetime, **values: Any) -> None:
+        """Queue a ledger upsert."""
+        self.ops.append((_save_ledger, (asset_id, code, now), values))
+
+
+def _save_mark(
+    conn: Connection, asset_id: int, source: str, vehicle_id: str, **values: Any
+) -> None:
+    done = conn.execute(
+        update(asset_marks)
+        .where(asset_marks.c.asset_id == asset_id)
+        .values(source=source, vehicle_id=vehicle_id, **values)
+    ).rowcount
+    if not done:
+        conn.execute(
+            insert(asset_marks).values(
+                asset_id=asset_id, source=source, vehicle_id=vehicle_id, **values
+            )
+        )
+
+
+def _save_ledger(conn: Connection, asset_id: int, code: str, now: datetime, **values: Any) -> None:
+    key = and_(defect_ledger.c.asset_id == asset_id, defect_ledger.c.code == code)
+    done = conn.execute(update(defect_ledger).where(key).values(updated_at=now, **values)).rowcount
+    if not done:
+        conn.execute(
+            insert(defect_ledger).values(asset_id=asset_id, code=code, updated_at=now, **values)
+        )
 
 
 def _integration(row: Any) -> dict[str, Any]:
