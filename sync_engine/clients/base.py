@@ -236,6 +236,17 @@ def _session() -> requests.Session:
     return session
 
 
+def parse_time(value: Any) -> datetime | None:
+    """A vendor's ISO-8601 time (``Z`` or an offset) in UTC; None when absent or garbled."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def json_body(response: requests.Response) -> Any:
     """The parsed JSON body, or None when it is not JSON (a truncated or HTML answer)."""
     try:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
 from ..model import Dtc, Fix, Vehicle, Vin, canonical_code
-from .base import AuthError, BaseClient, Outcome, Reply, json_body, parse_retry_after
+from .base import (
+    AuthError,
+    BaseClient,
+    Outcome,
+    Reply,
+    json_body,
+    parse_retry_after,
+    parse_time,
+)
 
 SESSION_GONE = "session does not exist"
 MAX_HISTORY_WINDOW = timedelta(days=7)
@@ -145,7 +153,7 @@ class GpsInsightClient(BaseClient):
             if vehicle_id is None:
                 continue
             for code, info in row["dtc"].items():
-                first, last = _when(info.get("first")), _when(info.get("last"))
+                first, last = parse_time(info.get("first")), parse_time(info.get("last"))
                 if first is None or last is None:
                     continue
                 found.append(
@@ -182,21 +190,10 @@ def _number(value: Any) -> float | None:
     return number if number == number else None  # NaN is no reading
 
 
-def _when(value: Any) -> datetime | None:
-    """An ISO-8601 time with offset, normalised to UTC."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _fix(row: Any) -> Fix | None:
     if not isinstance(row, dict):
         return None
-    at = _when(row.get("fix_time_gmt"))
+    at = parse_time(row.get("fix_time_gmt"))
     lat, lon = _number(row.get("latitude")), _number(row.get("longitude"))
     if at is None or lat is None or lon is None:
         return None

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 
 from ..model import Asset, Defect, Vin, canonical_code
-from .base import BaseClient, Outcome, Reply, json_body, parse_retry_after
+from .base import BaseClient, Outcome, Reply, json_body, parse_retry_after, parse_time
 
 PAGE_LIMIT = 1000
 
@@ -109,16 +109,6 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _asset(row: dict[str, Any]) -> Asset:
     location = row.get("location") if isinstance(row.get("location"), dict) else {}
     odometer = row.get("odometer")
@@ -128,7 +118,7 @@ def _asset(row: dict[str, Any]) -> Asset:
         vin=Vin.parse(row.get("vin")),
         odometer=float(odometer) if isinstance(odometer, int | float) else None,
         odometer_unit=row.get("odometer_unit"),
-        location_at=_when(location.get("recorded_at")),
+        location_at=parse_time(location.get("recorded_at")),
     )
 
 
@@ -139,5 +129,5 @@ def _defect(row: dict[str, Any]) -> Defect:
         code=canonical_code(str(row.get("dtc_code") or "")),
         status=str(row.get("status") or ""),
         repeated_times=int(row.get("repeated_times") or 0),
-        updated_at=_when(row.get("updated_at")),
+        updated_at=parse_time(row.get("updated_at")),
     )
