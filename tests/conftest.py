@@ -46,9 +46,7 @@ def login(client: Client, creds: Callable[[str], dict[str, dict[str, Any]]]):
             "dispatch": next(
                 u for u in users if not u["master"] and "ALL VEHICLES" in u["vehicle_groups"]
             ),
-            "restricted": next(
-                u for u in users if "ALL VEHICLES" not in u["vehicle_groups"]
-            ),
+            "restricted": next(u for u in users if "ALL VEHICLES" not in u["vehicle_groups"]),
         }[role]
         response = client.get(
             f"/{vendor}/v2/userauth/login",

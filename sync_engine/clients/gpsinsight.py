@@ -52,9 +52,11 @@ class GpsInsightClient(BaseClient):
             return Reply(outcome, response.status_code, None, "answer is not the JSON envelope")
         if body["head"].get("status") == "OK" and response.status_code < 400:
             return Reply(Outcome.OK, response.status_code, body)
-        errors = body.get("errors") or [{}]
-        first = errors[0] if isinstance(errors[0], dict) else {}
-        code = first.get("code") if isinstance(first.get("code"), int) else response.status_code
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        first = first if isinstance(first, dict) else {}
+        vendor_code = first.get("code")
+        code = vendor_code if isinstance(vendor_code, int) else response.status_code
         message = str(first.get("message") or first.get("error") or "error")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if code == 429:

@@ -110,7 +110,8 @@ def iso(when: datetime) -> str:
 
 
 def _asset(row: dict[str, Any]) -> Asset:
-    location = row.get("location") if isinstance(row.get("location"), dict) else {}
+    raw_location = row.get("location")
+    location: dict[str, Any] = raw_location if isinstance(raw_location, dict) else {}
     odometer = row.get("odometer")
     return Asset(
         id=int(row["id"]),

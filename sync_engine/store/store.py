@@ -201,7 +201,9 @@ class Store:
             result = conn.execute(
                 insert(runs).values(pipeline=pipeline, integration=integration, started_at=now)
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None  # an insert into a table with an integer primary key
+            return int(key[0])
 
     def finish_run(self, run_id: int, outcome: str, report: dict[str, Any], now: datetime) -> None:
         """Record a run's outcome and report."""

@@ -97,8 +97,9 @@ class Harness:
         Random ids almost never name an asset or a defect, so without this nearly every fuzzed
         path would stop at a 404 and the bodies behind it would go untested: half of the valid
         ids, and two thirds of the ``{idOrVin}`` values, are swapped (by a fixed rule, so a
-        case reproduces) for ids, or VINs typed the way people type them, that exist. Values the generator made invalid are never touched, so a
-        negative case still tests what its metadata says it tests.
+        case reproduces) for ids, or VINs typed the way people type them, that exist. Values
+        the generator made invalid are never touched, so a negative case still tests what its
+        metadata says it tests.
         """
         self.reset()
         self.call(

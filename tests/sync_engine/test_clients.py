@@ -855,3 +855,12 @@ def test_r4_r7_a_quota_before_anything_was_read_is_partial_not_failed() -> None:
     report.quota_hit = True
     report.nothing_read = True
     assert report.outcome == "PARTIAL"
+
+
+def test_r3_gps_insight_error_envelope_with_a_garbled_errors_field_is_still_an_error() -> None:
+    garbled = Scripted(400, {"head": {"status": "ERROR"}, "data": None, "errors": "oops"})
+    client, _, _ = gps_client([gps_login(), garbled])
+    with pytest.raises(VendorError) as caught:
+        client.vehicles()
+    assert caught.value.status == 400
+    assert caught.value.kind.value == "fatal"
