@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from werkzeug.test import Client
+
 from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.stack import Stack, StackSettings
 from mock_vendors.wsgi import StackApp, create_all
@@ -18,3 +21,21 @@ def make_stack_app(**settings: Any) -> StackApp:
     """A stack app on a frozen clock at T0 with the given settings."""
     stack = Stack(StackSettings(**settings), clock=VirtualClock(T0, frozen=True))
     return create_all(stack=stack)
+
+
+@pytest.fixture(scope="module", name="stack_app")
+def module_stack_app() -> StackApp:
+    """One stack for a whole module (building one per test is most of a test's cost).
+
+    Import it together with ``reset_platform_stack`` into a test module to use it there."""
+    return make_stack_app()
+
+
+@pytest.fixture(name="fresh_stack", autouse=True)
+def reset_platform_stack(stack_app: StackApp) -> None:
+    """Before each test: the seeded world, no sessions, and the clock frozen at T0 again."""
+    control = Client(stack_app)
+    for vendor in PLATFORM_VENDORS:
+        assert control.post(f"/{vendor}/_mock/reset").status_code == 200
+    clock = {"set": T0.isoformat(), "freeze": True}
+    assert control.post(f"/{PLATFORM_VENDORS[0]}/_mock/clock", json=clock).status_code == 200

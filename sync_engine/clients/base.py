@@ -8,11 +8,12 @@ so no token or key can leak through them.
 
 from __future__ import annotations
 
+import abc
 import email.utils
 import enum
-import math
 import os
 import random
+import re
 import time
 import urllib.request
 from collections.abc import Callable
@@ -105,12 +106,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+    if re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", value):
+        return max(0.0, float(value))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -131,7 +128,7 @@ class Reply:
     retry_after: float | None = None
 
 
-class BaseClient:
+class BaseClient(abc.ABC):
     """Session, timeouts and retries for one vendor; subclasses supply ``classify``."""
 
     vendor = "vendor"
@@ -152,9 +149,9 @@ class BaseClient:
         self.sleep = sleep
         self.requests_made = 0
 
+    @abc.abstractmethod
     def classify(self, response: requests.Response) -> Reply:
         """Sort a response into ok / retriable / auth / quota / fatal (per vendor)."""
-        raise NotImplementedError  # pragma: no cover - every vendor client overrides it
 
     def secrets(self) -> tuple[str | None, ...]:
         """The credentials this client holds (per vendor), redacted from every error."""

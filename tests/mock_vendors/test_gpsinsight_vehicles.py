@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from helpers import PLATFORM_VENDORS, T0, make_stack_app
-from mock_vendors.wsgi import StackApp
+from helpers import PLATFORM_VENDORS, T0, make_stack_app, module_stack_app, reset_platform_stack  # noqa: F401  (fixtures)
 
 MST = timezone(timedelta(hours=-7))
 HOUR = 3600
@@ -52,22 +51,6 @@ SQL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 HEAD_TIME = re.compile(r"^[A-Z][a-z]{2} \d{2} \d{4} \d{2}:\d{2}:\d{2}$")
 
 pytestmark = pytest.mark.parametrize("vendor", PLATFORM_VENDORS)
-
-
-@pytest.fixture(scope="module")
-def stack_app() -> StackApp:
-    """One stack for the whole module (building one per test is most of a test's cost)."""
-    return make_stack_app()
-
-
-@pytest.fixture(autouse=True)
-def fresh_stack(stack_app: StackApp) -> None:
-    """Before each test: the seeded world, no sessions, and the clock frozen at T0 again."""
-    control = Client(stack_app)
-    for vendor in PLATFORM_VENDORS:
-        assert control.post(f"/{vendor}/_mock/reset").status_code == 200
-    clock = {"set": T0.isoformat(), "freeze": True}
-    assert control.post(f"/{PLATFORM_VENDORS[0]}/_mock/clock", json=clock).status_code == 200
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -14,30 +14,13 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from helpers import PLATFORM_VENDORS, T0, make_stack_app
-from mock_vendors.wsgi import StackApp
+from helpers import PLATFORM_VENDORS, T0, make_stack_app, module_stack_app, reset_platform_stack  # noqa: F401  (fixtures)
 
 RESTRICTED_GROUP = "South Region"
 NOT_FOUND = "Vehicle not found"
 HISTORY_WINDOW = {"start": "2026-03-09 06:00:00", "end": "2026-03-09 09:00:00"}
 
 pytestmark = pytest.mark.parametrize("vendor", PLATFORM_VENDORS)
-
-
-@pytest.fixture(scope="module")
-def stack_app() -> StackApp:
-    """One stack for the whole module (building one per test is most of a test's cost)."""
-    return make_stack_app()
-
-
-@pytest.fixture(autouse=True)
-def fresh_stack(stack_app: StackApp) -> None:
-    """Before each test: the seeded world, no sessions, and the clock frozen at T0 again."""
-    control = Client(stack_app)
-    for vendor in PLATFORM_VENDORS:
-        assert control.post(f"/{vendor}/_mock/reset").status_code == 200
-    clock = {"set": T0.isoformat(), "freeze": True}
-    assert control.post(f"/{PLATFORM_VENDORS[0]}/_mock/clock", json=clock).status_code == 200
 
 
 def call(client: Client, vendor: str, path: str, token: str, **params: Any) -> TestResponse:
