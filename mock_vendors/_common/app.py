@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from .control import control_blueprint
 from .faults import FaultPlan
 from .journal import Journal
+from .jsonio import json_response
 from .stack import Stack
 
 log = logging.getLogger("fleetsim.mock")
@@ -131,8 +132,6 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         if request.path.startswith(CONTROL_PREFIX):
-            from .jsonio import json_response
-
             return json_response({"error": exc.description}, exc.code or 500)
         response = spec.error_response(exc.code or 500, _http_message(exc), None)
         for name, value in exc.get_headers():
