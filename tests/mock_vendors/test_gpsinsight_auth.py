@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from gpsinsight_helpers import advance, assert_error, call
+from werkzeug.test import Client
 
 from helpers import PLATFORM_VENDORS, T0, make_stack_app, module_stack_app, reset_platform_stack  # noqa: F401  (fixtures)
 
@@ -18,33 +19,6 @@ pytestmark = pytest.mark.parametrize("vendor", PLATFORM_VENDORS)
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def call(client: Client, vendor: str, path: str, token: str | None = None, **params: Any):
-    """GET ``/<vendor>/v2/<path>`` with query parameters (and the session, if given)."""
-    if token is not None:
-        params.setdefault("session_token", token)
-    return client.get(f"/{vendor}/v2/{path}", query_string=params)
-
-
-def advance(client: Client, vendor: str, seconds: float) -> None:
-    """Move the stack's virtual clock forward."""
-    response = client.post(f"/{vendor}/_mock/clock", json={"advance": seconds})
-    assert response.status_code == 200, response.get_data(as_text=True)
-
-
-def assert_error(response: TestResponse, code: int, *fragments: str) -> dict[str, Any]:
-    """The vendor's error envelope with ``code`` as HTTP status and body code."""
-    body = response.json
-    assert response.status_code == code, response.get_data(as_text=True)
-    assert body["head"]["status"] == "ERROR"
-    assert body["data"] is None
-    error = body["errors"][0]
-    assert error["code"] == code
-    assert error["message"] == error["error"]
-    for fragment in fragments:
-        assert fragment in error["message"]
-    return error
 
 
 def user(creds, vendor: str, role: str) -> dict[str, Any]:
