@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from .control import control_blueprint
+from .cache import VersionedCache
+from .control import control
+from .errors import VendorError
 from .faults import FaultPlan
 from .journal import Journal
 from .jsonio import json_response
@@ -25,14 +27,18 @@ MALFORMED_BODY = b'{"head": {"status": "OK", \x00\x01 <truncated gateway respons
 
 
 class Backend(Protocol):
-    """What the control plane needs from every vendor backend."""
+    """What the request wrapper, the response cache and the control plane need from every
+    vendor backend: a lock, a state version bumped on every mutation, and dump/restore."""
+
+    lock: Any
+    version: int
 
     def dump(self) -> dict[str, Any]: ...
     def restore(self, state: dict[str, Any]) -> None: ...
     def credentials(self) -> dict[str, Any]: ...
 
 
-ErrorRenderer = Callable[[int, str, "float | None"], Response]
+ErrorRenderer = Callable[[VendorError], Response]
 
 
 @dataclass(frozen=True)
@@ -43,18 +49,19 @@ class VendorSpec:
     title: str
     make_backend: Callable[[Stack], Backend]
     register_routes: Callable[[Flask], None]
-    error_response: ErrorRenderer
+    render_error: ErrorRenderer
     expire_session: Callable[[Backend, Request], None] = lambda backend, req: None
 
 
 class VendorRuntime:
-    """One vendor's live parts: backend state, faults and journal."""
+    """One vendor's live parts: backend state, response cache, faults and journal."""
 
     def __init__(self, spec: VendorSpec, stack: Stack) -> None:
         self.spec = spec
         self.stack = stack
         self.faults = FaultPlan()
         self.journal = Journal(stack.settings.journal_limit)
+        self.responses = VersionedCache()
         self.backend: Backend = spec.make_backend(stack)
 
     @property
@@ -65,13 +72,9 @@ class VendorRuntime:
     def reset(self) -> None:
         """Back to the freshly seeded world: new backend, no faults, empty journal."""
         self.backend = self.spec.make_backend(self.stack)
+        self.responses.clear()
         self.faults.clear()
         self.journal.clear()
-
-
-def runtime_of(app: Flask) -> VendorRuntime:
-    """The runtime stored on a vendor app."""
-    return app.extensions["fleetsim"]
 
 
 def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
@@ -81,7 +84,7 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
     runtime = VendorRuntime(spec, stack)
     stack.register(runtime)
     app.extensions["fleetsim"] = runtime
-    app.register_blueprint(control_blueprint(), url_prefix=CONTROL_PREFIX)
+    app.register_blueprint(control, url_prefix=CONTROL_PREFIX)
     spec.register_routes(app)
 
     @app.before_request
@@ -99,9 +102,7 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
         if spec_["expire_session"]:
             spec.expire_session(runtime.backend, request)
         if spec_["status"] and not spec_["after"]:
-            return spec.error_response(
-                spec_["status"], _fault_message(spec_["status"]), spec_["retry_after"]
-            )
+            return spec.render_error(_fault_error(spec_["status"], spec_["retry_after"]))
         return None
 
     @app.after_request
@@ -112,9 +113,8 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
         if fault is not None:
             if fault.spec["after"] and fault.spec["status"]:
                 # The request ran (a write is committed), but the client is told it failed.
-                status = fault.spec["status"]
-                response = spec.error_response(
-                    status, _fault_message(status), fault.spec["retry_after"]
+                response = spec.render_error(
+                    _fault_error(fault.spec["status"], fault.spec["retry_after"])
                 )
             response = _mangle(response, fault.spec)
         started = g.get("fleetsim_t0")
@@ -129,11 +129,18 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
         )
         return response
 
+    @app.errorhandler(VendorError)
+    def _vendor_error(exc: VendorError) -> Response:
+        return spec.render_error(exc)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         if request.path.startswith(CONTROL_PREFIX):
             return json_response({"error": exc.description}, exc.code or 500)
-        response = spec.error_response(exc.code or 500, _http_message(exc), None)
+        origin = {404: "route", 405: "method"}.get(exc.code or 500, "http")
+        response = spec.render_error(
+            VendorError(exc.code or 500, _http_message(exc), origin=origin)
+        )
         for name, value in exc.get_headers():
             if name == "Allow":  # RFC 9110: a 405 names the methods the resource supports
                 response.headers["Allow"] = ", ".join(sorted(value.split(", ")))
@@ -144,9 +151,13 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
         # Last resort: a bug still answers in the vendor's shape, and the traceback is logged
         # (request parameters are not, since they may carry tokens).
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return spec.error_response(500, "Internal server error", None)
+        return spec.render_error(VendorError(500, "Internal server error", origin="crash"))
 
     return app
+
+
+def _fault_error(status: int, retry_after: float | None) -> VendorError:
+    return VendorError(status, _fault_message(status), retry_after=retry_after, origin="fault")
 
 
 def _fault_message(status: int) -> str:

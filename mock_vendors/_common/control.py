@@ -1,209 +1,303 @@
-"""The control plane, ``/_mock/*``, identical on every vendor and kept out of their contracts."""
+"""The control plane, ``/_mock/*``, identical on every vendor and kept out of their contracts.
+
+Every input is a marshmallow schema: unknown fields are refused (a typo must not be ignored),
+and a bad body answers 400 ``{"error": ..., "fields": {name: [messages]}}``.
+"""
 
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Blueprint, Response, current_app, request
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from .clock import parse_iso
+from .faults import FaultSpecSchema
 from .jsonio import dumps, json_response, raw_json_response
 
 if TYPE_CHECKING:
     from .app import VendorRuntime
 
 ADMIN_HEADER = "X-Fleetsim-Admin-Key"
+MAX_VEHICLES = 20_000
+
+control = Blueprint("fleetsim_control", __name__)
 
 
-def _runtime() -> VendorRuntime:
-    return current_app.extensions["fleetsim"]
+class ControlError(Exception):
+    """A refused control-plane call: ``{"error": message[, "fields": ...]}`` with ``status``."""
+
+    def __init__(self, message: str, status: int = 400, fields: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.fields = fields
 
 
-def _bad(message: str, status: int = 400) -> Response:
-    return json_response({"error": message}, status)
+# -- strict JSON fields (marshmallow's own accept "1", 1.0 and true where a number is meant) ---
 
 
-def _json_body() -> Any:
+class JsonInt(fields.Integer):
+    """A JSON integer, never a boolean, a float or a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonNumber(fields.Float):
+    """A finite JSON number, never a boolean or a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonBool(fields.Boolean):
+    """``true`` or ``false``, nothing that merely looks like one."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class IsoDateTime(fields.Field):
+    """An ISO-8601 date-time (``Z`` accepted; naive is UTC)."""
+
+    default_error_messages = {"invalid": "Not an ISO-8601 date-time."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        try:
+            return parse_iso(str(value))
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+class SeedSchema(Schema):
+    """``POST /seed``: regenerate the world (every field optional, kept when absent)."""
+
+    seed = JsonInt(validate=validate.Range(min=0))
+    vehicles = JsonInt(validate=validate.Range(0, MAX_VEHICLES))
+    wex_vehicles = JsonInt(validate=validate.Range(0, MAX_VEHICLES))
+    dtcs_per_vehicle = JsonNumber(validate=validate.Range(0, 10))
+
+
+class ClockSchema(Schema):
+    """``POST /clock``: ``advance`` (seconds), ``set`` (ISO-8601) and/or ``freeze``."""
+
+    advance = JsonNumber()
+    set = IsoDateTime()
+    freeze = JsonBool()
+
+    @validates_schema
+    def _has_a_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError('give "advance" (seconds), "set" (ISO-8601) and/or "freeze"')
+
+
+class StateSchema(Schema):
+    """``POST /state``: a dump from ``GET /state`` (possibly edited)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    vendor = fields.String(allow_none=True)
+    state = fields.Dict(required=True)
+    clock = fields.Dict(allow_none=True)
+
+
+class JournalQuerySchema(Schema):
+    """``GET /journal`` filters."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    method = fields.String()
+    path = fields.String()
+    since = IsoDateTime()
+
+
+SEED = SeedSchema()
+CLOCK = ClockSchema()
+STATE = StateSchema()
+JOURNAL_QUERY = JournalQuerySchema()
+FAULT = FaultSpecSchema()
+
+
+def _load(schema: Schema, what: str, data: Any = None) -> dict[str, Any]:
+    """``data`` (the JSON body when None) loaded with ``schema``; ControlError otherwise."""
+    data = _json_body(what) if data is None else data
+    if not isinstance(data, dict):
+        raise ControlError(f"invalid {what}: the body must be a JSON object")
+    try:
+        return schema.load(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ControlError(f"invalid {what}", fields=exc.messages) from None
+
+
+def _json_body(what: str) -> Any:
     raw = request.get_data()
-    if not raw:
+    if not raw.strip():
         return {}
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _Invalid()
+        raise ControlError(f"invalid {what}: the body is not JSON") from None
 
 
-class _Invalid:
-    """Marks a body that is not JSON."""
+def _runtime() -> VendorRuntime:
+    return current_app.extensions["fleetsim"]  # type: ignore[no-any-return]
 
 
-def _int_field(body: dict[str, Any], name: str, minimum: int) -> int | None:
-    value = body.get(name)
-    if value is None:
+# -- hooks -------------------------------------------------------------------------------
+
+
+@control.before_request
+def _check_admin_key() -> Response | None:
+    expected = _runtime().stack.settings.admin_key
+    if not expected:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"'{name}' must be an integer >= {minimum}")
-    return value
+    given = request.headers.get(ADMIN_HEADER, "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ControlError(f"missing or wrong {ADMIN_HEADER} header", 401)
+    return None
 
 
-def control_blueprint() -> Blueprint:
-    """Build the ``/_mock`` blueprint; it reads the vendor runtime from the current app."""
-    bp = Blueprint("fleetsim_control", __name__)
+@control.errorhandler(ControlError)
+def _refused(exc: ControlError) -> Response:
+    body: dict[str, Any] = {"error": exc.message}
+    if exc.fields is not None:
+        body["fields"] = exc.fields
+    return json_response(body, exc.status)
 
-    @bp.before_request
-    def _check_admin_key() -> Response | None:
-        expected = _runtime().stack.settings.admin_key
-        if not expected:
-            return None
-        given = request.headers.get(ADMIN_HEADER, "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return _bad(f"missing or wrong {ADMIN_HEADER} header", 401)
-        return None
 
-    @bp.post("/reset")
-    def reset() -> Response:
-        _runtime().reset()
-        return json_response({"reset": True})
+# -- endpoints ---------------------------------------------------------------------------
 
-    @bp.post("/seed")
-    def seed() -> Response:
-        body = _json_body()
-        if not isinstance(body, dict):
-            return _bad('body must be a JSON object like {"seed": 7, "vehicles": 50}')
-        unknown = set(body) - {"seed", "vehicles", "wex_vehicles", "dtcs_per_vehicle"}
-        if unknown:
-            return _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-        try:
-            values = {
-                "seed": _int_field(body, "seed", 0),
-                "vehicles": _int_field(body, "vehicles", 0),
-                "wex_vehicles": _int_field(body, "wex_vehicles", 0),
-            }
-        except ValueError as exc:
-            return _bad(str(exc))
-        rate = body.get("dtcs_per_vehicle")
-        if rate is not None:
-            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 10:
-                return _bad("'dtcs_per_vehicle' must be a number from 0 to 10")
-            values["dtcs_per_vehicle"] = float(rate)
-        if (values["vehicles"] or 0) > 20_000 or (values["wex_vehicles"] or 0) > 20_000:
-            return _bad("at most 20000 vehicles per account")
-        stack = _runtime().stack
-        stack.reseed(**values)
-        settings = stack.settings
-        return json_response(
-            {
-                "seed": settings.seed,
-                "vehicles": settings.vehicles,
-                "wex_vehicles": settings.wex_vehicles,
-            }
-        )
 
-    @bp.get("/state")
-    def dump_state() -> Response:
-        runtime = _runtime()
-        document = {
-            "vendor": runtime.key,
-            "clock": runtime.stack.clock.snapshot(),
-            "state": runtime.backend.dump(),
+@control.post("/reset")
+def reset() -> Response:
+    """Back to the freshly seeded world: no faults, empty journal."""
+    _runtime().reset()
+    return json_response({"reset": True})
+
+
+@control.post("/seed")
+def seed() -> Response:
+    """Regenerate the whole stack's world (every vendor) from a seed and sizes."""
+    values = _load(SEED, "seed")
+    stack = _runtime().stack
+    stack.reseed(**values)
+    settings = stack.settings
+    return json_response(
+        {
+            "seed": settings.seed,
+            "vehicles": settings.vehicles,
+            "wex_vehicles": settings.wex_vehicles,
         }
-        return raw_json_response(dumps(document, sort_keys=True))
+    )
 
-    @bp.post("/state")
-    def restore_state() -> Response:
-        runtime = _runtime()
-        body = _json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("state"), dict):
-            return _bad('body must be a dump from GET /_mock/state: {"state": {...}, ...}')
-        if body.get("vendor") not in (None, runtime.key):
-            return _bad(f"this dump is of '{body['vendor']}', not '{runtime.key}'")
-        try:
-            runtime.backend.restore(body["state"])
-            if isinstance(body.get("clock"), dict):
-                runtime.stack.clock.restore(body["clock"])
-        except (KeyError, TypeError, ValueError) as exc:
-            return _bad(f"state does not have the shape of a dump: {exc}")
-        return json_response({"restored": True})
 
-    @bp.get("/credentials")
-    def credentials() -> Response:
-        return json_response(_runtime().backend.credentials())
+@control.get("/state")
+def dump_state() -> Response:
+    """This vendor's state and the clock, as a JSON document QA can attach to a bug."""
+    runtime = _runtime()
+    document = {
+        "vendor": runtime.key,
+        "clock": runtime.stack.clock.snapshot(),
+        "state": runtime.backend.dump(),
+    }
+    return raw_json_response(dumps(document, sort_keys=True))
 
-    @bp.get("/faults")
-    def list_faults() -> Response:
-        return json_response({"faults": _runtime().faults.list()})
 
-    @bp.post("/faults")
-    def add_fault() -> Response:
-        body = _json_body()
-        try:
-            fault = _runtime().faults.add(body if not isinstance(body, _Invalid) else None)
-        except ValidationError as exc:
-            return json_response({"error": "invalid fault", "fields": exc.messages}, 400)
-        return json_response({"id": fault.id}, 201)
+@control.post("/state")
+def restore_state() -> Response:
+    """Put back a dump (possibly edited); the state is taken verbatim once its shape holds."""
+    runtime = _runtime()
+    body = _load(STATE, 'dump: expected {"state": {...}} from GET /_mock/state')
+    if body.get("vendor") not in (None, runtime.key):
+        raise ControlError(f"this dump is of '{body['vendor']}', not '{runtime.key}'")
+    try:
+        runtime.backend.restore(body["state"])
+        if body.get("clock"):
+            runtime.stack.clock.restore(body["clock"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ControlError(f"state does not have the shape of a dump: {exc}") from None
+    return json_response({"restored": True})
 
-    @bp.delete("/faults")
-    def clear_faults() -> Response:
-        _runtime().faults.clear()
-        return json_response({"deleted": True})
 
-    @bp.delete("/faults/<fault_id>")
-    def delete_fault(fault_id: str) -> Response:
-        if not _runtime().faults.remove(fault_id):
-            return _bad(f"no fault '{fault_id}'", 404)
-        return json_response({"deleted": True})
+@control.get("/credentials")
+def credentials() -> Response:
+    """The vendor's demo credentials (for README steps, tests and QA)."""
+    return json_response(_runtime().backend.credentials())
 
-    @bp.get("/clock")
-    def get_clock() -> Response:
-        return json_response(_runtime().stack.clock.snapshot())
 
-    @bp.post("/clock")
-    def set_clock() -> Response:
-        clock = _runtime().stack.clock
-        body = _json_body()
-        if not isinstance(body, dict) or not body.keys() & {"advance", "set", "freeze"}:
-            return _bad(
-                'body must have "advance" (seconds), "set" (ISO-8601) and/or "freeze" (bool)'
-            )
-        unknown = set(body) - {"advance", "set", "freeze"}
-        if unknown:
-            return _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-        advance, when, freeze = body.get("advance"), body.get("set"), body.get("freeze")
-        if advance is not None and (
-            isinstance(advance, bool) or not isinstance(advance, int | float)
-        ):
-            return _bad("'advance' must be a number of seconds")
-        if freeze is not None and not isinstance(freeze, bool):
-            return _bad("'freeze' must be true or false")
-        if when is not None:
-            try:
-                clock.set(parse_iso(str(when)))
-            except ValueError:
-                return _bad("'set' must be an ISO-8601 date-time")
-        if advance is not None:
-            clock.advance(float(advance))
-        if freeze is not None:
-            clock.freeze(freeze)
-        return json_response(clock.snapshot())
+@control.get("/faults")
+def list_faults() -> Response:
+    """Every registered fault with its counters."""
+    return json_response({"faults": _runtime().faults.list()})
 
-    @bp.get("/journal")
-    def journal() -> Response:
-        since = request.args.get("since")
-        try:
-            since_at = parse_iso(since) if since else None
-        except ValueError:
-            return _bad("'since' must be an ISO-8601 date-time")
-        entries = _runtime().journal.query(
-            request.args.get("method"), request.args.get("path"), since_at
-        )
-        return json_response({"entries": entries})
 
-    @bp.delete("/journal")
-    def clear_journal() -> Response:
-        _runtime().journal.clear()
-        return json_response({"deleted": True})
+@control.post("/faults")
+def add_fault() -> Response:
+    """Register a fault (see :class:`FaultSpecSchema`)."""
+    spec = _load(FAULT, "fault")
+    return json_response({"id": _runtime().faults.add(spec).id}, 201)
 
-    return bp
+
+@control.delete("/faults")
+def clear_faults() -> Response:
+    """Remove every fault."""
+    _runtime().faults.clear()
+    return json_response({"deleted": True})
+
+
+@control.delete("/faults/<fault_id>")
+def delete_fault(fault_id: str) -> Response:
+    """Remove one fault by id."""
+    if not _runtime().faults.remove(fault_id):
+        raise ControlError(f"no fault '{fault_id}'", 404)
+    return json_response({"deleted": True})
+
+
+@control.get("/clock")
+def get_clock() -> Response:
+    """The stack's virtual clock."""
+    return json_response(_runtime().stack.clock.snapshot())
+
+
+@control.post("/clock")
+def set_clock() -> Response:
+    """Set, advance and/or freeze the stack's virtual clock (in that order)."""
+    values = _load(CLOCK, "clock change")
+    clock = _runtime().stack.clock
+    if "set" in values:
+        clock.set(values["set"])
+    if "advance" in values:
+        clock.advance(values["advance"])
+    if "freeze" in values:
+        clock.freeze(values["freeze"])
+    return json_response(clock.snapshot())
+
+
+@control.get("/journal")
+def journal() -> Response:
+    """The vendor's request journal, filtered by method, path glob and virtual time."""
+    query = _load(JOURNAL_QUERY, "journal query", request.args.to_dict())
+    entries = _runtime().journal.query(query.get("method"), query.get("path"), query.get("since"))
+    return json_response({"entries": entries})
+
+
+@control.delete("/journal")
+def clear_journal() -> Response:
+    """Forget every journal entry."""
+    _runtime().journal.clear()
+    return json_response({"deleted": True})

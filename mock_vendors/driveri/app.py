@@ -33,7 +33,7 @@ def create_app(stack: Stack | None = None) -> Flask:
         title="Netradyne Driveri",
         make_backend=_make_backend,
         register_routes=register_routes,
-        error_response=error_response,
+        render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
         expire_session=_expire_session,  # type: ignore[arg-type]
     )
     app = create_vendor_app(spec, stack or Stack())

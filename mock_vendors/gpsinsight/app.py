@@ -46,7 +46,7 @@ def create_app(stack: Stack | None = None, brand: Brand = GPS_INSIGHT) -> Flask:
         title=brand.name,
         make_backend=make_backend,
         register_routes=register_routes,
-        error_response=error_response,
+        render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
         expire_session=_expire_session,  # type: ignore[arg-type]
     )
     app = create_vendor_app(spec, stack)

@@ -22,7 +22,7 @@ SPEC = VendorSpec(
     title="Whip Around",
     make_backend=_make_backend,
     register_routes=register_routes,
-    error_response=error_response,
+    render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
 )
 
 

@@ -7,7 +7,7 @@ import pytest
 from werkzeug.test import Client
 
 from mock_vendors._common.app import DroppedConnection
-from mock_vendors._common.faults import FaultPlan
+from mock_vendors._common.faults import FaultPlan, FaultSpecSchema
 
 HEARTBEAT = "/gpsinsight/v2/heartbeat/beat"
 
@@ -47,7 +47,7 @@ def test_every_nth_applies_to_every_nth_matching_request(client: Client) -> None
 def test_probability_with_a_seed_is_repeatable() -> None:
     def run() -> list[bool]:
         plan = FaultPlan()
-        plan.add({"status": 500, "probability": 0.3, "seed": 7})
+        plan.add(FaultSpecSchema().load({"status": 500, "probability": 0.3, "seed": 7}))
         return [plan.pick("GET", "/v2/x/y") is not None for _ in range(200)]
 
     first = run()
