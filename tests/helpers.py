@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
+from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from mock_vendors._common.clock import VirtualClock
@@ -39,3 +45,25 @@ def reset_platform_stack(stack_app: StackApp) -> None:
         assert control.post(f"/{vendor}/_mock/reset").status_code == 200
     clock = {"set": T0.isoformat(), "freeze": True}
     assert control.post(f"/{PLATFORM_VENDORS[0]}/_mock/clock", json=clock).status_code == 200
+
+
+@contextmanager
+def served(app: StackApp) -> Iterator[str]:
+    """Serve a stack on a free loopback port for the block; yields its base URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def demo_credentials(base: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(GPS Insight users, Whip Around keys) of a served stack, from its control plane."""
+    users = requests.get(f"{base}/gpsinsight/_mock/credentials").json()["accounts"][0]["users"]
+    keys = requests.get(f"{base}/whiparound/_mock/credentials").json()["keys"]
+    return users, keys

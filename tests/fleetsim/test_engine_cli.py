@@ -5,9 +5,7 @@ runs on the stack's frozen clock and a sleeper that only records (never sleeps).
 from __future__ import annotations
 
 import json
-import logging
 import random
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +14,10 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner, Result
-from werkzeug.serving import make_server
 
 from fleetsim import engine_cli
 from fleetsim.cli import main
-from helpers import T0, make_stack_app
+from helpers import T0, demo_credentials, make_stack_app, served
 from sync_engine.engine import Engine
 from sync_engine.store import Store
 
@@ -78,15 +75,9 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = make_stack_app(vehicles=12, wex_vehicles=4)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        users = requests.get(f"{base}/gpsinsight/_mock/credentials").json()["accounts"][0]["users"]
-        keys = requests.get(f"{base}/whiparound/_mock/credentials").json()["keys"]
+    with served(app) as base:
+        users, keys = demo_credentials(base)
         db_url = f"sqlite:///{tmp_path / 'fleetsim.db'}"
         monkeypatch.setenv("FLEETSIM_DB_URL", db_url)
         clock = app.stack.clock
@@ -106,10 +97,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
             waits=waits,
             runner=CliRunner(),
         )
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # -- integrations add ---------------------------------------------------------------------------

@@ -11,10 +11,8 @@ says) and R17 (at most one open defect per asset and code).
 from __future__ import annotations
 
 import json
-import logging
 import random
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,9 +21,8 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from helpers import T0, make_stack_app
+from helpers import T0, demo_credentials, make_stack_app, served
 from mock_vendors.wsgi import StackApp
 from sync_engine.engine import Engine
 from sync_engine.report import EXIT_CODES, Report
@@ -209,15 +206,9 @@ def parse(when: str) -> datetime:
 
 @pytest.fixture
 def rig() -> Iterator[Rig]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = make_stack_app(vehicles=12, wex_vehicles=4)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        users = requests.get(f"{base}/gpsinsight/_mock/credentials").json()["accounts"][0]["users"]
-        keys = requests.get(f"{base}/whiparound/_mock/credentials").json()["keys"]
+    with served(app) as base:
+        users, keys = demo_credentials(base)
         user = next(u for u in users if u["username"] == ENGINE_USER)
         master = next(u for u in users if u["master"])
         wa_key = next(k["key"] for k in keys if k["type"] == "integration")
@@ -234,10 +225,6 @@ def rig() -> Iterator[Rig]:
         rig = Rig(app, base, store, sleeper, engine, user, master, wa_key)
         yield rig
         rig.http.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # -- a clean world ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Property tests of the telematics ``plan()`` against a tiny simulation: a vendor whose
-odometers, fixes and codes change, a fake Whip Around that applies the writes as VENDORS.md
-section 3 describes, and a store doing the bookkeeping ``_apply_one`` does."""
+odometers, fixes and codes change, a fake Whip Around that applies the writes as docs/vendors.md
+§3 describes, and a store doing the bookkeeping ``_apply_one`` does."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class TargetDefect:
 
 
 class FakeWhipAround:
-    """Applies writes the way VENDORS.md section 3 says Whip Around does."""
+    """Applies writes the way docs/vendors.md §3 says Whip Around does."""
 
     def __init__(self, assets: list[TargetAsset]) -> None:
         self.assets = {a.id: a for a in assets}
