@@ -8,7 +8,8 @@ from mock_vendors._common.app import VendorSpec, create_vendor_app
 from mock_vendors._common.stack import Stack
 
 from .backend import WhipAroundBackend
-from .routes import error_response, register_routes
+from .envelope import render_error
+from .routes import register_routes
 
 KEY = "whiparound"
 
@@ -22,7 +23,7 @@ SPEC = VendorSpec(
     title="Whip Around",
     make_backend=_make_backend,
     register_routes=register_routes,
-    render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
+    render_error=render_error,
 )
 
 

@@ -1,26 +1,30 @@
 """Whip Around public API v4 on the wire: JSON in and out, ``x-api-key``, Laravel errors.
 
 Each request is checked in the vendor's order: the key (401), the key's type (403), the path
-(404 / 409), then the body or query (422). Unknown paths and wrong methods answer in the same
-Laravel shape, never HTML.
+(404 / 409), then the body or query (422). The key is checked around every view (the table's
+``_behind_key``); a view looks its path up (``find_asset``, ``resolve_asset``, ``find_defect``)
+before it loads the body, then makes the write with the id it got. Unknown paths and wrong
+methods answer in the same Laravel shape, never HTML (``envelope.render_error``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+from dataclasses import replace
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from flask import Flask, Response, g, request
 
-from mock_vendors._common.jsonio import dumps, raw_json_response
+from mock_vendors._common.routing import Operation, cached_json, register_operations
 
-from .backend import WhipAroundBackend, asset_row, defect_row, key_id
-from .errors import ApiError, invalid
+from . import envelope
+from .auth import key_id, require_integration
+from .backend import WhipAroundBackend
+from .errors import NOT_AN_OBJECT, NOT_JSON, NOT_JSON_TYPE, invalid_body
 from .schemas import (
     ASSET,
+    ASSET_PATCH,
     DEFECT_CREATE,
     DEFECT_PATCH,
     DEFECT_QUERY,
@@ -29,30 +33,16 @@ from .schemas import (
     LOCATION,
     MILEAGE,
     PAGE_QUERY,
-    Page,
     load,
 )
 
 API_PREFIX = "/api/public/v4"
 API_KEY_HEADER = "x-api-key"
-FAULT_MESSAGES = {
-    429: "Too Many Attempts.",
-    500: "Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-NOT_JSON_TYPE = "The request body must be sent as JSON, with Content-Type: application/json."
-
-Handler = Callable[..., Response]
+INTEGRATION_ONLY = frozenset({"postMileage", "postEngineHours", "postLocation", "postDtcDefect"})
+"""The telematics writes: operations only an integration key may call (403 for a personal one)."""
 
 
-def _backend() -> WhipAroundBackend:
-    return current_app.extensions["fleetsim"].backend  # type: ignore[no-any-return]
-
-
-# -- requests and answers ------------------------------------------------------------------
+# -- requests ------------------------------------------------------------------------------
 
 
 def _query() -> dict[str, str]:
@@ -68,189 +58,205 @@ def _body() -> dict[str, Any]:
         return {}
     mimetype = request.mimetype
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise invalid({"body": [NOT_JSON_TYPE]})
+        raise invalid_body(NOT_JSON_TYPE)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise invalid({"body": ["The request body must be valid JSON."]}) from None
+        raise invalid_body(NOT_JSON) from None
     if not isinstance(body, dict):
-        raise invalid({"body": ["The request body must be a JSON object."]})
+        raise invalid_body(NOT_AN_OBJECT)
     return body
 
 
-def _data(row: dict[str, Any], status: int = 200) -> Response:
-    return raw_json_response(b'{"data":' + orjson.dumps(row) + b"}", status)
-
-
-def render_error(exc: ApiError, headers: dict[str, str] | None = None) -> Response:
-    """An ApiError as Laravel writes it: ``{message}`` or ``{message, errors}``."""
-    headers = dict(headers or {})
-    if exc.retry_after:
-        headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-    return raw_json_response(dumps(exc.body()), exc.status, headers or None)
-
-
-def error_response(status: int, message: str, retry_after: float | None) -> Response:
-    """Faults, unknown paths, wrong methods and framework errors, in Laravel's shape."""
-    path = request.path.lstrip("/") or "/"
-    routing = request.routing_exception
-    headers: dict[str, str] = {}
-    if g.get("fleetsim_fault") is not None:
-        message = FAULT_MESSAGES.get(status, message)
-    elif status == 404 and isinstance(routing, NotFound):
-        message = f"The route {path} could not be found."
-    elif status == 405 and isinstance(routing, MethodNotAllowed):
-        allowed = sorted(m for m in routing.valid_methods or [] if m != "OPTIONS")
-        headers["Allow"] = ", ".join(allowed)
-        message = (
-            f"The {request.method} method is not supported for route {path}. "
-            f"Supported methods: {', '.join(allowed)}."
-        )
-    elif status >= 500:
-        message = FAULT_MESSAGES.get(status, "Server Error")
-    return render_error(ApiError(status, message, retry_after=retry_after), headers)
-
-
-# -- operations ----------------------------------------------------------------------------
+# -- assets --------------------------------------------------------------------------------
 
 
 def list_assets(b: WhipAroundBackend) -> Response:
-    """``GET assets``."""
-    page = Page.from_query(load(PAGE_QUERY, _query()))
-    return raw_json_response(b.list_assets(page))
+    """``GET assets``: one page, served from the response cache while the state stands."""
+    page = load(PAGE_QUERY, _query())["page"]
+    return envelope.page(cached_json(("assets", page), lambda: b.list_assets(page=page)))
 
 
 def create_asset(b: WhipAroundBackend) -> Response:
     """``POST assets`` -> 201 ``{data: asset}``."""
-    values = load(ASSET, _body())
-    return _data(asset_row(b.create_asset(values)), 201)
+    return envelope.data(b.create_asset(**load(ASSET, _body())), 201)
 
 
 def read_asset(b: WhipAroundBackend, id: str) -> Response:
     """``GET assets/{id}``."""
-    return _data(asset_row(b.asset_by_id(id)))
+    return envelope.data(b.read_asset(b.find_asset(id)))
 
 
 def update_asset(b: WhipAroundBackend, id: str) -> Response:
     """``PATCH assets/{id}``: partial."""
-    asset = b.asset_by_id(id)
-    values = load(ASSET, _body(), partial=True)
-    return _data(asset_row(b.update_asset(asset, values)))
+    asset_id = b.find_asset(id)
+    return envelope.data(b.update_asset(asset_id, **load(ASSET_PATCH, _body())))
 
 
 def delete_asset(b: WhipAroundBackend, id: str) -> Response:
     """``DELETE assets/{id}`` -> 204, no body [assumed]."""
-    b.delete_asset(b.asset_by_id(id))
-    return Response(status=204)
+    b.delete_asset(b.find_asset(id))
+    return envelope.no_content()
+
+
+# -- telematics writes ---------------------------------------------------------------------
 
 
 def post_mileage(b: WhipAroundBackend, idOrVin: str) -> Response:
     """``POST assets/{idOrVin}/mileage`` -> 200 with the updated asset [assumed]."""
-    asset = b.resolve_asset(idOrVin)
-    v = load(MILEAGE, _body())
-    return _data(asset_row(b.post_mileage(asset, v["reading"], v["unit"], v.get("recorded_at"))))
+    asset_id = b.resolve_asset(idOrVin)
+    return envelope.data(b.post_mileage(asset_id, **load(MILEAGE, _body())))
 
 
 def post_engine_hours(b: WhipAroundBackend, idOrVin: str) -> Response:
     """``POST assets/{idOrVin}/engine-hours`` -> 200 with the updated asset [assumed]."""
-    asset = b.resolve_asset(idOrVin)
-    v = load(ENGINE_HOURS, _body())
-    return _data(asset_row(b.post_engine_hours(asset, v["reading"], v.get("recorded_at"))))
+    asset_id = b.resolve_asset(idOrVin)
+    return envelope.data(b.post_engine_hours(asset_id, **load(ENGINE_HOURS, _body())))
 
 
 def post_location(b: WhipAroundBackend, idOrVin: str) -> Response:
     """``POST assets/{idOrVin}/location`` -> 200 with the updated asset [assumed]."""
-    asset = b.resolve_asset(idOrVin)
-    v = load(LOCATION, _body())
-    updated = b.post_location(asset, v["latitude"], v["longitude"], v.get("recorded_at"))
-    return _data(asset_row(updated))
+    asset_id = b.resolve_asset(idOrVin)
+    return envelope.data(b.post_location(asset_id, **load(LOCATION, _body())))
 
 
 def post_dtc_defect(b: WhipAroundBackend, idOrVin: str) -> Response:
     """``POST assets/{idOrVin}/dtc-defects`` -> 201 new defect, or 200 the open one repeated."""
-    asset = b.resolve_asset(idOrVin)
-    v = load(DTC_REPORT, _body())
-    defect, created = b.report_dtc(asset, v["dtc_code"], v.get("description"), v.get("occurred_at"))
-    return _data(defect_row(defect), 201 if created else 200)
+    asset_id = b.resolve_asset(idOrVin)
+    defect, created = b.report_dtc(asset_id, **load(DTC_REPORT, _body()))
+    return envelope.data(defect, 201 if created else 200)
+
+
+# -- defects -------------------------------------------------------------------------------
 
 
 def list_defects(b: WhipAroundBackend) -> Response:
-    """``GET defects``."""
-    values = load(DEFECT_QUERY, _query())
-    return raw_json_response(b.list_defects(values, Page.from_query(values)))
+    """``GET defects``: one filtered page, served from the response cache while the state
+    stands."""
+    v = load(DEFECT_QUERY, _query())
+    # The time bounds load as canonical text (UTC, whole seconds): one instant, one key.
+    key = (
+        "defects",
+        v.get("asset_id"),
+        v.get("status"),
+        v.get("created_after"),
+        v.get("created_before"),
+        v["page"],
+    )
+    return envelope.page(cached_json(key, lambda: b.list_defects(**v)))
 
 
 def create_defect(b: WhipAroundBackend) -> Response:
     """``POST defects`` -> 201 ``{data: defect}``."""
-    values = load(DEFECT_CREATE, _body())
-    return _data(defect_row(b.create_defect(values)), 201)
+    return envelope.data(b.create_defect(**load(DEFECT_CREATE, _body())), 201)
 
 
 def update_defect(b: WhipAroundBackend, id: str) -> Response:
     """``PATCH defects/{id}``."""
-    defect = b.defect_by_id(id)
-    values = load(DEFECT_PATCH, _body(), partial=True)
-    return _data(defect_row(b.update_defect(defect, values)))
+    defect_id = b.find_defect(id)
+    return envelope.data(b.update_defect(defect_id, **load(DEFECT_PATCH, _body())))
 
 
-# -- routing -------------------------------------------------------------------------------
+# -- the table -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Route:
-    """One operation: method, path under the API base, handler, and whether it is a
-    telematics write (integration key only)."""
+def _behind_key(op: Operation) -> Operation:
+    """``op`` with its view behind the API key: 401 without a known key, then 403 for a
+    personal key on an INTEGRATION_ONLY operation. The key's name goes to the journal."""
+    view, integration_only = op.view, op.name in INTEGRATION_ONLY
 
-    method: str
-    path: str
-    handler: Handler
-    telematics: bool = False
+    @functools.wraps(view)
+    def checked(b: WhipAroundBackend, **path: str) -> Response:
+        key = b.authenticate(request.headers.get(API_KEY_HEADER))
+        g.fleetsim_app_token_id = key_id(key)
+        if integration_only:
+            require_integration(key)
+        return view(b, **path)
+
+    return replace(op, view=checked)
 
 
-ROUTES = (
-    Route("GET", "/assets", list_assets),
-    Route("POST", "/assets", create_asset),
-    Route("GET", "/assets/<id>", read_asset),
-    Route("PATCH", "/assets/<id>", update_asset),
-    Route("DELETE", "/assets/<id>", delete_asset),
-    Route("POST", "/assets/<idOrVin>/mileage", post_mileage, telematics=True),
-    Route("POST", "/assets/<idOrVin>/engine-hours", post_engine_hours, telematics=True),
-    Route("POST", "/assets/<idOrVin>/location", post_location, telematics=True),
-    Route("POST", "/assets/<idOrVin>/dtc-defects", post_dtc_defect, telematics=True),
-    Route("GET", "/defects", list_defects),
-    Route("POST", "/defects", create_defect),
-    Route("PATCH", "/defects/<id>", update_defect),
+# The statuses each kind of operation answers (faults aside).
+READ = (200, 401, 404)
+LIST = (200, 401, 422)
+CREATE = (201, 401, 422)
+UPDATE = (200, 401, 404, 422)
+WRITE = (200, 401, 403, 404, 409, 422)  # a telematics write: key, key type, path, body
+
+OPERATIONS = tuple(
+    _behind_key(op)
+    for op in (
+        Operation(("GET",), "/assets", list_assets, "listAssets", query=PAGE_QUERY, statuses=LIST),
+        Operation(("POST",), "/assets", create_asset, "createAsset", body=ASSET, statuses=CREATE),
+        Operation(("GET",), "/assets/<id>", read_asset, "readAsset", statuses=READ),
+        Operation(
+            ("PATCH",),
+            "/assets/<id>",
+            update_asset,
+            "updateAsset",
+            body=ASSET_PATCH,
+            statuses=UPDATE,
+        ),
+        Operation(
+            ("DELETE",), "/assets/<id>", delete_asset, "deleteAsset", statuses=(204, 401, 404)
+        ),
+        Operation(
+            ("POST",),
+            "/assets/<idOrVin>/mileage",
+            post_mileage,
+            "postMileage",
+            body=MILEAGE,
+            statuses=WRITE,
+        ),
+        Operation(
+            ("POST",),
+            "/assets/<idOrVin>/engine-hours",
+            post_engine_hours,
+            "postEngineHours",
+            body=ENGINE_HOURS,
+            statuses=WRITE,
+        ),
+        Operation(
+            ("POST",),
+            "/assets/<idOrVin>/location",
+            post_location,
+            "postLocation",
+            body=LOCATION,
+            statuses=WRITE,
+        ),
+        Operation(
+            ("POST",),
+            "/assets/<idOrVin>/dtc-defects",
+            post_dtc_defect,
+            "postDtcDefect",
+            body=DTC_REPORT,
+            statuses=(201, *WRITE),
+        ),
+        Operation(
+            ("GET",), "/defects", list_defects, "listDefects", query=DEFECT_QUERY, statuses=LIST
+        ),
+        Operation(
+            ("POST",),
+            "/defects",
+            create_defect,
+            "createDefect",
+            body=DEFECT_CREATE,
+            statuses=CREATE,
+        ),
+        Operation(
+            ("PATCH",),
+            "/defects/<id>",
+            update_defect,
+            "updateDefect",
+            body=DEFECT_PATCH,
+            statuses=UPDATE,
+        ),
+    )
 )
-"""Every operation the emulator serves (the contract's drift test reads this)."""
-
-
-def _view(route: Route) -> Handler:
-    def view(**path: str) -> Response:
-        backend = _backend()
-        try:
-            with backend.lock:
-                key = backend.authenticate(request.headers.get(API_KEY_HEADER))
-                g.fleetsim_app_token_id = key_id(key)
-                if route.telematics:
-                    backend.require_integration(key)
-                return route.handler(backend, **path)
-        except ApiError as exc:
-            return render_error(exc)
-
-    return view
+"""Every operation the emulator serves, named by the contract's operationId (the drift test
+compares this table with ``contracts/whiparound.openapi.json``)."""
 
 
 def register_routes(app: Flask) -> None:
     """Mount every operation under ``/api/public/v4`` on a vendor app."""
-    for route in ROUTES:
-        app.add_url_rule(
-            API_PREFIX + route.path,
-            f"whiparound.{route.method.lower()}.{route.path}",
-            _view(route),
-            methods=[route.method],
-            strict_slashes=False,
-            merge_slashes=False,
-            # OPTIONS is an undeclared method like any other: a JSON 405 with Allow, not
-            # Flask's empty text/html 200.
-            provide_automatic_options=False,
-        )
+    register_operations(app, OPERATIONS, prefix=API_PREFIX)

@@ -3,7 +3,8 @@
 Every field reports its own error in Laravel's words ("The value field is required."), keyed by
 its wire name, so a 422 names each bad field. As Laravel's default middleware does, free text
 is trimmed and a blank string counts as null; enums, numbers and datetimes are taken exactly as
-sent. Unknown fields are ignored, as Laravel ignores them.
+sent. Unknown fields are ignored, as Laravel ignores them. Collection queries load as a
+:class:`Page`. The wire values themselves (date-times, codes) are ``wire.py``'s.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from .errors import invalid
+from .wire import BLANKS, WIRE_TIME_EXAMPLE, canonical_code, format_time, parse_wire_time
 
 UNITS = ("mi", "km")
 STATUSES = ("New", "In Progress", "Completed", "No Correction Needed")
@@ -32,66 +32,7 @@ MAX_READING = 1_000_000_000  # odometer and engine-hour ceiling [assumed], a DB 
 TEXT_MAX = 255
 DESCRIPTION_MAX = 10_000
 CODE_MAX = 32
-WIRE_TIME_EXAMPLE = "2026-11-22T15:04:05Z"
-# Whole seconds and a zone, years 1900-2099 [assumed], and only days that exist (February 29
-# in leap years only), so this pattern alone says what is accepted; the contract holds it too.
-WIRE_TIME_PATTERN = (
-    r"^((19|20)\d\d-"
-    r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
-    r"|(19(0[48]|[2468][048]|[13579][26])|20([02468][048]|[13579][26]))-02-29)"
-    r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
-)
-WIRE_TIME_RE = re.compile(WIRE_TIME_PATTERN, re.ASCII)
 INT_TEXT_RE = re.compile(r"^[+-]?\d+$", re.ASCII)
-# What trimming removes: ASCII whitespace only, which JSON Schema's regexes (ECMA-262) and
-# Python agree on; the contract says "not blank" with the same class (NOT_BLANK_PATTERN).
-BLANKS = " \t\n\r\f\v"
-BLANK_RUN_RE = re.compile(f"[{re.escape(BLANKS)}]+")
-NOT_BLANK_PATTERN = r"[^ \t\n\r\f\v]"
-
-
-# -- wire values ---------------------------------------------------------------------------
-
-
-def format_time(when: datetime) -> str:
-    """A datetime as the vendor writes it: UTC, whole seconds, ``Z`` (2026-11-22T15:04:05Z)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_wire_time(text: str) -> datetime:
-    """An ISO-8601 date-time with whole seconds and a zone; ValueError otherwise."""
-    if not WIRE_TIME_RE.fullmatch(text):
-        raise ValueError(text)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def stored_ts(text: Any) -> float | None:
-    """Epoch seconds of a timestamp kept in the state (tolerant: an edited dump may hold any
-    ISO-8601 text); None when it is not one."""
-    return _parse_stored(text) if isinstance(text, str) else None
-
-
-@lru_cache(maxsize=65_536)
-def _parse_stored(text: str) -> float | None:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-
-
-def normalise_vin(value: Any) -> str:
-    """A VIN as compared: whitespace removed, upper case ("" for no VIN)."""
-    if not isinstance(value, str):
-        return ""
-    return "".join(value.split()).upper()
-
-
-def canonical_code(value: Any) -> str:
-    """A DTC code as compared and stored: upper case, whitespace collapsed."""
-    if not isinstance(value, str):
-        return ""
-    return BLANK_RUN_RE.sub(" ", value).strip(BLANKS).upper()
 
 
 def _attribute(name: str) -> str:
@@ -274,8 +215,8 @@ class LaravelSchema(Schema):
 
 
 class AssetSchema(LaravelSchema):
-    """``POST assets`` (and ``PATCH assets/{id}``, loaded as partial). ``location`` is not
-    writable here: it comes from ``POST assets/{idOrVin}/location``."""
+    """``POST assets``, and ``PATCH assets/{id}`` as ``ASSET_PATCH`` (partial). ``location`` is
+    not writable here: it comes from ``POST assets/{idOrVin}/location``."""
 
     name = Text(required=True)
     vin = Text(allow_none=True)
@@ -341,10 +282,17 @@ class DefectPatchSchema(LaravelSchema):
 
 
 class PageQuery(LaravelSchema):
-    """``page`` (1-based) and ``limit`` of a collection."""
+    """``page`` (1-based) and ``limit`` of a collection, loaded as one :class:`Page`."""
 
     page = QueryInteger(allow_none=True, minimum=1, maximum=MAX_PAGE)
     limit = QueryInteger(allow_none=True, minimum=1)
+
+    @post_load
+    def _as_page(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """``page`` becomes the Page (defaults 1 / 50, ``limit`` clamped to 1000)."""
+        number = data.pop("page", None) or 1
+        limit = data.pop("limit", None) or DEFAULT_LIMIT
+        return {**data, "page": Page(page=number, limit=min(limit, MAX_LIMIT))}
 
 
 class DefectQuery(PageQuery):
@@ -357,20 +305,21 @@ class DefectQuery(PageQuery):
 
 
 ASSET = AssetSchema()
+ASSET_PATCH = AssetSchema(partial=True)
 MILEAGE = MileageSchema()
 ENGINE_HOURS = EngineHoursSchema()
 LOCATION = LocationSchema()
 DTC_REPORT = DtcReportSchema()
 DEFECT_CREATE = DefectCreateSchema()
-DEFECT_PATCH = DefectPatchSchema()
+DEFECT_PATCH = DefectPatchSchema(partial=True)
 PAGE_QUERY = PageQuery()
 DEFECT_QUERY = DefectQuery()
 
 
-def load(schema: Schema, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+def load(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``data`` with ``schema``; a 422 naming every bad field otherwise."""
     try:
-        return schema.load(data, partial=partial)  # type: ignore[no-any-return]
+        return schema.load(data)  # type: ignore[no-any-return]
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
         raise invalid({str(k): _as_list(v) for k, v in messages.items()}) from None
@@ -391,13 +340,6 @@ class Page:
 
     page: int = 1
     limit: int = DEFAULT_LIMIT
-
-    @classmethod
-    def from_query(cls, values: Mapping[str, Any]) -> Page:
-        """``page`` / ``limit`` from loaded query values (defaults 1 / 50, limit clamped)."""
-        page = values.get("page") or 1
-        limit = values.get("limit") or DEFAULT_LIMIT
-        return cls(page=page, limit=min(limit, MAX_LIMIT))
 
     def slice(self, items: Sequence[Any]) -> tuple[Sequence[Any], dict[str, int]]:
         """The items of this page and the ``pagination`` object of the answer."""

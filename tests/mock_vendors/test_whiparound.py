@@ -7,14 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client
+from whiparound_helpers import BASE, Api, error, invalid
 
 from mock_vendors.whiparound import backend as backend_module
-from mock_vendors.whiparound.backend import Indexes, WhipAroundBackend
+from mock_vendors.whiparound.backend import WhipAroundBackend
+from mock_vendors.whiparound.indexes import Indexes
 from mock_vendors.wsgi import StackApp
 
-BASE = "/whiparound/api/public/v4"
-INVALID = "The given data was invalid."
 UNAUTHENTICATED = "Unauthenticated."
 NEEDS_INTEGRATION = (
     "This action is unauthorized. Telematics writes need an integration API key, "
@@ -28,29 +28,6 @@ TELEMATICS = [
 ]
 
 
-class Api:
-    """Calls to the Whip Around emulator with one of its keys."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.credentials = client.get("/whiparound/_mock/credentials").json["keys"]
-        self.keys = {k["type"]: k["key"] for k in self.credentials}
-
-    def __call__(
-        self, method: str, path: str, *, key: str | None = "integration", **kwargs: Any
-    ) -> TestResponse:
-        headers = dict(kwargs.pop("headers", {}))
-        if key:
-            headers["x-api-key"] = self.keys.get(key, key)
-        return self.client.open(BASE + path, method=method, headers=headers, **kwargs)
-
-    def assets(self) -> list[dict[str, Any]]:
-        return self("GET", "/assets", query_string={"limit": 1000}).json["data"]
-
-    def journal(self) -> list[dict[str, Any]]:
-        return self.client.get("/whiparound/_mock/journal").json["entries"]
-
-
 @pytest.fixture
 def api(client: Client) -> Api:
     return Api(client)
@@ -58,19 +35,6 @@ def api(client: Client) -> Api:
 
 def backend_of(stack_app: StackApp) -> WhipAroundBackend:
     return stack_app.vendors["whiparound"].extensions["fleetsim"].backend
-
-
-def invalid(response: TestResponse, errors: dict[str, list[str]]) -> None:
-    """A Laravel 422 with exactly these field errors."""
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.json == {"message": INVALID, "errors": errors}
-
-
-def error(response: TestResponse, status: int, message: str) -> None:
-    """A Laravel ``{message}`` error."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.headers["Content-Type"] == "application/json"
-    assert response.json == {"message": message}
 
 
 def plain_vin_asset(api: Api) -> dict[str, Any]:

@@ -5,60 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client
+from whiparound_helpers import Api, error, invalid
 
-BASE = "/whiparound/api/public/v4"
 ASSET_FIELDS = [
     "id", "name", "vin", "make", "model", "year", "odometer", "odometer_unit", "engine_hours",
     "location", "is_out_of_service", "team",
 ]  # fmt: skip
 NOW = "2026-03-10T17:30:00Z"  # T0 of tests/helpers.py, where the stack's clock is frozen
-INVALID = "The given data was invalid."
 BAD_TIME = (
     "The recorded at field must be an ISO-8601 date-time with whole seconds and a time zone, "
     "like 2026-11-22T15:04:05Z (fractional seconds are not accepted)."
 )
 
 
-class Api:
-    """Calls to the Whip Around emulator with one of its keys."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        keys = client.get("/whiparound/_mock/credentials").json["keys"]
-        self.keys = {k["type"]: k["key"] for k in keys}
-
-    def __call__(
-        self, method: str, path: str, *, key: str | None = "integration", **kwargs: Any
-    ) -> TestResponse:
-        headers = dict(kwargs.pop("headers", {}))
-        if key:
-            headers["x-api-key"] = self.keys.get(key, key)
-        return self.client.open(BASE + path, method=method, headers=headers, **kwargs)
-
-    def assets(self) -> list[dict[str, Any]]:
-        """Every asset, read through the API."""
-        return self("GET", "/assets", query_string={"limit": 1000}).json["data"]
-
-    def asset(self, asset_id: int) -> dict[str, Any]:
-        return self("GET", f"/assets/{asset_id}").json["data"]
-
-
 @pytest.fixture
 def api(client: Client) -> Api:
     return Api(client)
-
-
-def invalid(response: TestResponse, errors: dict[str, list[str]]) -> None:
-    """A Laravel 422 with exactly these field errors."""
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.json == {"message": INVALID, "errors": errors}
-
-
-def error(response: TestResponse, status: int, message: str) -> None:
-    """A Laravel ``{message}`` error."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.json == {"message": message}
 
 
 def first(assets: list[dict[str, Any]], test: Any) -> dict[str, Any]:
