@@ -7,8 +7,10 @@ from flask import Flask, Request
 from mock_vendors._common.app import VendorSpec, create_vendor_app
 from mock_vendors._common.stack import Stack
 
+from .auth import bearer_value
 from .backend import DriveriBackend
-from .routes import encode_path_ids, error_response, register_routes
+from .envelope import render_error
+from .routes import encode_path_ids, register_routes
 
 
 def _make_backend(stack: Stack) -> DriveriBackend:
@@ -21,9 +23,9 @@ def _make_backend(stack: Stack) -> DriveriBackend:
 
 
 def _expire_session(backend: DriveriBackend, request: Request) -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        backend.expire_token(token.strip())
+    token = bearer_value(request.headers.get("Authorization", ""))
+    if token is not None:
+        backend.expire_token(token)
 
 
 def create_app(stack: Stack | None = None) -> Flask:
@@ -33,7 +35,7 @@ def create_app(stack: Stack | None = None) -> Flask:
         title="Netradyne Driveri",
         make_backend=_make_backend,
         register_routes=register_routes,
-        render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
+        render_error=render_error,
         expire_session=_expire_session,  # type: ignore[arg-type]
     )
     app = create_vendor_app(spec, stack or Stack())

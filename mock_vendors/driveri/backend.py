@@ -1,42 +1,35 @@
 """Driveri state and behaviour in plain Python (no Flask): clients, tokens, drivers.
 
 State is one JSON-native dict (tenant, clients, drivers) so a dump is the state itself.
-Access tokens are kept beside it, never dumped: they are secrets and short-lived.
+Access tokens are kept beside it (see :mod:`.auth`), never dumped: they are secrets and
+short-lived. Methods take already validated arguments (driver fields under their wire names,
+as :mod:`.schemas` loads them) and return plain data.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
-import hmac
-import secrets
 import threading
-import uuid
 from typing import Any
 
-from mock_vendors._common.clock import VirtualClock
-
-from .errors import DriveriError, bad_request, conflict, not_found
-from .schemas import (
+from fixtures.driveri import (
+    DRIVER_FIELDS,
     DRIVER_STATUSES,
     STATUS_ACTIVE,
     STATUS_DELETED,
-    check_licence,
-    load_driver_body,
+    default_group,
+    driver_record,
 )
+from mock_vendors._common.clock import VirtualClock
 
-MAX_ACTIVE_TOKENS = 2
-TOKEN_SCOPE = "drivers:read drivers:write configurations:read"
+from .auth import OAuthMixin
+from .errors import bad_request, conflict, not_found
+
 STATE_KEYS = ("tenant", "clients", "drivers")
-# The driver object Driveri returns; phone is kept but, as on the real API, never returned.
-DRIVER_FIELDS = (
-    "driverId", "firstName", "lastName", "status", "createdDate", "updatedDate",
-    "licenceNumber", "licenseCountry", "licenseState", "userName", "email", "group",
-    "enableDriveriApp", "authorizedToDrive", "linkedUserName",
-)  # fmt: skip
-RATE_WINDOW_S = 60.0
 
 
-class DriveriBackend:
+class DriveriBackend(OAuthMixin):
     """One Driveri deployment: its tenant, API clients, access tokens and drivers."""
 
     def __init__(
@@ -51,9 +44,10 @@ class DriveriBackend:
         self.token_ttl_s = token_ttl_s
         self.rate_per_minute = rate_per_minute
         self.lock = threading.RLock()
-        self.tokens: dict[str, dict[str, Any]] = {}
-        self._calls: dict[str, list[float]] = {}
-        self.state: dict[str, Any] = {
+        self.version = 0
+        self.tokens = {}
+        self._calls = {}
+        self.state = {
             "tenant": world["tenant"],
             "clients": copy.deepcopy(world["clients"]),
             "drivers": copy.deepcopy(world["drivers"]),
@@ -76,12 +70,11 @@ class DriveriBackend:
             raise ValueError("'drivers' and 'clients' must be JSON arrays")
         with self.lock:
             self.state = state
+            self.version += 1
             self._reindex()
 
     def credentials(self) -> dict[str, Any]:
         """The API clients, with the Basic token the SDK's ``from_basic_token`` takes."""
-        import base64
-
         with self.lock:
             return {
                 "clients": [
@@ -99,117 +92,10 @@ class DriveriBackend:
             }
 
     def _reindex(self) -> None:
+        # Kept current in place by add and rename, rebuilt only when a restore swaps the state.
         self._by_id: dict[str, dict[str, Any]] = {
             str(d.get("driverId")): d for d in self.state["drivers"] if isinstance(d, dict)
         }
-
-    def now_ms(self) -> int:
-        """Virtual time in epoch milliseconds."""
-        return int(self.clock.timestamp() * 1000)
-
-    # -- auth ----------------------------------------------------------------------------
-
-    def client_for_basic(self, client_id: str, client_secret: str) -> dict[str, Any]:
-        """The API client behind Basic credentials; 401 when they are wrong."""
-        for client in self.state["clients"]:
-            if (
-                isinstance(client, dict)
-                and client.get("client_id") == client_id
-                and hmac.compare_digest(
-                    str(client.get("client_secret", "")).encode(), client_secret.encode()
-                )
-            ):
-                return client
-        raise DriveriError(401, "Invalid client credentials", "UNAUTHORIZED")
-
-    def _active_tokens(self, client_id: str) -> list[dict[str, Any]]:
-        now = self.now_ms()
-        return [
-            t
-            for t in self.tokens.values()
-            if t["client_id"] == client_id and not t["revoked"] and t["expiresOn"] > now
-        ]
-
-    def issue_token(self, client: dict[str, Any]) -> dict[str, Any]:
-        """A new access token; at most two active per client (400 TOKEN_LIMIT after)."""
-        client_id = str(client.get("client_id"))
-        if len(self._active_tokens(client_id)) >= MAX_ACTIVE_TOKENS:
-            raise DriveriError(
-                400,
-                f"At most {MAX_ACTIVE_TOKENS} active access tokens are allowed per API key; "
-                "revoke one or reuse an active token",
-                "TOKEN_LIMIT",
-            )
-        now = self.now_ms()
-        token = {
-            "accessToken": secrets.token_urlsafe(32),
-            "tokenType": "Bearer",
-            "expiresOn": now + int(self.token_ttl_s * 1000),
-            "scope": TOKEN_SCOPE,
-            "accessTokenId": str(uuid.uuid4()),
-            "createdOn": now,
-            "client_id": client_id,
-            "revoked": False,
-        }
-        self.tokens[token["accessToken"]] = token
-        return _public_token(token)
-
-    def list_tokens(self, client: dict[str, Any]) -> list[dict[str, Any]]:
-        """The client's unexpired, unrevoked tokens."""
-        return [_public_token(t) for t in self._active_tokens(str(client.get("client_id")))]
-
-    def bearer(self, access_token: str) -> dict[str, Any]:
-        """The live token record for a bearer token; 401 when missing, expired or revoked."""
-        token = self.tokens.get(access_token)
-        if token is None or token["revoked"] or token["expiresOn"] <= self.now_ms():
-            raise DriveriError(401, "Access token is invalid, expired or revoked", "UNAUTHORIZED")
-        return token
-
-    def expire_token(self, access_token: str) -> None:
-        """Expire a bearer token at once (the ``expire_session`` fault)."""
-        with self.lock:
-            token = self.tokens.get(access_token)
-            if token is not None:
-                token["expiresOn"] = min(token["expiresOn"], self.now_ms())
-
-    def revoke(self, token: dict[str, Any]) -> dict[str, str]:
-        """Revoke a token."""
-        token["revoked"] = True
-        return {"message": "Access token revoked successfully"}
-
-    def revoke_by_id(self, client: dict[str, Any], token_id: str) -> dict[str, str]:
-        """Revoke one of the client's tokens by its id; 404 for an unknown id."""
-        for token in self.tokens.values():
-            if token["accessTokenId"] == token_id and token["client_id"] == client.get("client_id"):
-                return self.revoke(token)
-        raise not_found("Access token not found", "TOKEN_NOT_FOUND")
-
-    def client_of(self, token: dict[str, Any]) -> dict[str, Any]:
-        """The API client a token was issued to."""
-        for client in self.state["clients"]:
-            if isinstance(client, dict) and client.get("client_id") == token["client_id"]:
-                return client
-        raise DriveriError(401, "Access token is invalid, expired or revoked", "UNAUTHORIZED")
-
-    def check_tenant(self, token: dict[str, Any], tenant: str) -> None:
-        """404 for an unknown tenant, 403 for someone else's."""
-        if tenant != self.state["tenant"]:
-            raise not_found(f"Tenant '{tenant}' not found", "TENANT_NOT_FOUND")
-        if self.client_of(token).get("tenant") != tenant:
-            raise DriveriError(403, "Access to this tenant is not allowed", "FORBIDDEN")
-
-    def charge_rate(self, client_id: str) -> None:
-        """Count a call against the client's per-minute quota (when one is set)."""
-        if self.rate_per_minute <= 0:
-            return
-        now = self.clock.timestamp()
-        calls = [t for t in self._calls.get(client_id, []) if t > now - RATE_WINDOW_S]
-        if len(calls) >= self.rate_per_minute:
-            wait = max(1.0, calls[0] + RATE_WINDOW_S - now)
-            self._calls[client_id] = calls
-            raise DriveriError(429, "Too many requests", "TOO_MANY_REQUESTS", wait)
-        calls.append(now)
-        self._calls[client_id] = calls
 
     # -- drivers -------------------------------------------------------------------------
 
@@ -245,9 +131,12 @@ class DriveriBackend:
         return [public_driver(d) for d in matches[offset : offset + limit]], len(matches)
 
     def find_driver(
-        self, driver_id: str | None, email: str | None, user_name: str | None
+        self,
+        driver_id: str | None = None,
+        email: str | None = None,
+        user_name: str | None = None,
     ) -> dict[str, Any]:
-        """A driver by id, email or userName (soft-deleted ones included); 404 if none."""
+        """A driver by id, else email, else userName (soft-deleted ones included); 404 if none."""
         if driver_id is not None:
             found = self._by_id.get(driver_id)
         else:
@@ -264,12 +153,9 @@ class DriveriBackend:
             raise not_found("Driver not found", "DRIVER_NOT_FOUND")
         return public_driver(found)
 
-    def add_driver(self, body: Any, *, reinstate: bool) -> dict[str, str]:
-        """Create a driver, or with ``reinstate`` revive a soft-deleted one with that id."""
-        try:
-            fields = load_driver_body(body, creating=True)
-        except ValueError as exc:
-            raise bad_request(str(exc)) from None
+    def add_driver(self, fields: dict[str, Any], *, reinstate: bool) -> dict[str, str]:
+        """Create a driver from validated wire fields (driverId and firstName among them), or
+        with ``reinstate`` revive a soft-deleted one with that id."""
         driver_id = str(fields["driverId"])
         existing = self._by_id.get(driver_id)
         now = self.now_ms()
@@ -277,65 +163,25 @@ class DriveriBackend:
             if not reinstate or existing.get("status") != STATUS_DELETED:
                 raise conflict(f"Driver with driverId '{driver_id}' already exists")
             candidate = {**existing, **_stored(fields), "status": STATUS_ACTIVE}
-            _validate_licence(candidate)
+            _check_licence(candidate)
             existing.update(candidate)
             existing["updatedDate"] = now
+            self.version += 1
             return {"message": "Driver reinstated successfully"}
-        driver = {
-            "driverId": driver_id,
-            "firstName": None,
-            "lastName": None,
-            "status": STATUS_ACTIVE,
-            "createdDate": now,
-            "updatedDate": now,
-            "licenceNumber": None,
-            "licenseCountry": None,
-            "licenseState": None,
-            "userName": None,
-            "email": None,
-            "phone": None,
-            "group": {"groupName": "Default", "groupUniqueName": "default"},
-            "enableDriveriApp": False,
-            "authorizedToDrive": 1,
-            "linkedUserName": None,
-            **_stored(fields),
-        }
-        _validate_licence(driver)
+        driver = {**driver_record(driver_id, created_ms=now), **_stored(fields)}
+        _check_licence(driver)
         self.state["drivers"].append(driver)
         self._by_id[driver_id] = driver
+        self.version += 1
         return {"message": "Driver added successfully"}
 
-    def add_bulk(self, body: Any) -> dict[str, Any]:
-        """Add drivers one by one: each succeeds or fails on its own."""
-        drivers = body.get("drivers") if isinstance(body, dict) else None
-        if not isinstance(drivers, list) or not drivers:
-            raise bad_request("drivers: a non-empty array is required")
-        if len(drivers) > 500:
-            raise bad_request("drivers: at most 500 drivers per request")
-        results = []
-        for item in drivers:
-            driver_id = item.get("driverId") if isinstance(item, dict) else None
-            driver_id = driver_id if isinstance(driver_id, str) else None  # echoed as a string
-            try:
-                message = self.add_driver(item, reinstate=False)["message"]
-                results.append({"driverId": driver_id, "status": 200, "message": message})
-            except DriveriError as exc:
-                results.append(
-                    {"driverId": driver_id, "status": exc.status, "message": exc.message}
-                )
-        added = sum(1 for r in results if r["status"] == 200)
-        return {"message": f"{added} of {len(results)} drivers added", "results": results}
-
-    def edit_driver(self, driver_id: str, body: Any) -> dict[str, str]:
-        """Partial update: absent fields are untouched; a new driverId renames the driver;
-        a soft-deleted driver can only be reinstated through its status."""
+    def edit_driver(self, driver_id: str, fields: dict[str, Any]) -> dict[str, str]:
+        """Partial update from validated wire fields: absent ones are untouched; a new
+        driverId renames the driver; a soft-deleted driver can only be reinstated through
+        its status."""
         driver = self._by_id.get(driver_id)
         if driver is None:
             raise not_found("Driver not found", "DRIVER_NOT_FOUND")
-        try:
-            fields = load_driver_body(body, creating=False)
-        except ValueError as exc:
-            raise bad_request(str(exc)) from None
         status = fields.get("status")
         if driver.get("status") == STATUS_DELETED and status in (None, STATUS_DELETED):
             raise bad_request(
@@ -345,12 +191,13 @@ class DriveriBackend:
         if new_id is not None and new_id != driver_id and new_id in self._by_id:
             raise conflict(f"Driver with driverId '{new_id}' already exists")
         candidate = {**driver, **_stored(fields)}
-        _validate_licence(candidate)
+        _check_licence(candidate)
         driver.update(candidate)
         driver["updatedDate"] = self.now_ms()
         if new_id is not None and new_id != driver_id:
             del self._by_id[driver_id]
             self._by_id[str(new_id)] = driver
+        self.version += 1
         return {"message": "Driver updated successfully"}
 
     def configurations(self) -> dict[str, Any]:
@@ -374,13 +221,6 @@ def public_driver(driver: dict[str, Any]) -> dict[str, Any]:
     return {key: driver.get(key) for key in DRIVER_FIELDS}
 
 
-def _public_token(token: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: token[k]
-        for k in ("accessToken", "tokenType", "expiresOn", "scope", "accessTokenId", "createdOn")
-    }
-
-
 def _group_name(driver: dict[str, Any]) -> str | None:
     group = driver.get("group")
     if isinstance(group, dict):
@@ -394,15 +234,20 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
     if "group" in stored:
         group = stored["group"]
         if group is None or group.get("action") == "REMOVE":
-            stored["group"] = {"groupName": "Default", "groupUniqueName": "default"}
+            stored["group"] = default_group()
         else:
             name = group["name"]
             stored["group"] = {"groupName": name, "groupUniqueName": name.lower()}
     return stored
 
 
-def _validate_licence(driver: dict[str, Any]) -> None:
-    try:
-        check_licence(driver)
-    except ValueError as exc:
-        raise bad_request(str(exc)) from None
+def _check_licence(driver: dict[str, Any]) -> None:
+    """A licence number needs country and state, and country or state needs a number: a rule
+    on the merged record, so an edit can complete a licence over the stored fields."""
+    number = bool(driver.get("licenceNumber"))
+    country = bool(driver.get("licenseCountry"))
+    state = bool(driver.get("licenseState"))
+    if number and not (country and state):
+        raise bad_request("licenseCountry and licenseState are required with licenceNumber")
+    if (country or state) and not number:
+        raise bad_request("licenceNumber is required with licenseCountry and licenseState")

@@ -1,41 +1,38 @@
-"""The one error type Driveri handlers raise; routes render it in the ``{data, error}`` shape."""
+"""Driveri's error texts and constructors: each returns a VendorError whose code is the
+``messageCode`` Driveri puts in its error body."""
 
 from __future__ import annotations
 
-from http import HTTPStatus
+from mock_vendors._common.errors import VendorError
+
+INVALID_TOKEN = "Access token is invalid, expired or revoked"
 
 
-class DriveriError(Exception):
-    """An error answer: ``status`` is the HTTP status and ``error.status`` alike."""
-
-    def __init__(
-        self, status: int, message: str, code: str, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.retry_after = retry_after
-
-    @property
-    def reason(self) -> str:
-        """The HTTP reason phrase (Spring puts it under ``error``)."""
-        try:
-            return HTTPStatus(self.status).phrase
-        except ValueError:
-            return "Error"
+def bad_request(message: str, code: str = "INVALID_REQUEST") -> VendorError:
+    """400 for a request that fails validation (or, with ``TOKEN_LIMIT``, one token too many)."""
+    return VendorError(400, message, code=code)
 
 
-def bad_request(message: str) -> DriveriError:
-    """400 for a request that fails validation."""
-    return DriveriError(400, message, "INVALID_REQUEST")
+def unauthorized(message: str) -> VendorError:
+    """401 for missing, malformed or wrong credentials."""
+    return VendorError(401, message, code="UNAUTHORIZED")
 
 
-def not_found(message: str, code: str = "NOT_FOUND") -> DriveriError:
-    """404 for an unknown driver, tenant or path."""
-    return DriveriError(404, message, code)
+def forbidden(message: str) -> VendorError:
+    """403 for a tenant that is not the caller's."""
+    return VendorError(403, message, code="FORBIDDEN")
 
 
-def conflict(message: str) -> DriveriError:
+def not_found(message: str, code: str = "NOT_FOUND") -> VendorError:
+    """404 for an unknown driver, tenant, token or path."""
+    return VendorError(404, message, code=code)
+
+
+def conflict(message: str) -> VendorError:
     """409 for a duplicate driverId or a rename onto an existing one."""
-    return DriveriError(409, message, "DRIVER_ALREADY_EXISTS")
+    return VendorError(409, message, code="DRIVER_ALREADY_EXISTS")
+
+
+def too_many_requests(wait_s: float) -> VendorError:
+    """429 once a client's per-minute quota is spent; ``wait_s`` until a call is free again."""
+    return VendorError(429, "Too many requests", code="TOO_MANY_REQUESTS", retry_after=wait_s)

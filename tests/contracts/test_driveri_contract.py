@@ -1,9 +1,9 @@
 """The pinned Netradyne Driveri contract against the Driveri emulator.
 
 Four kinds of test: a drift check (the contract's operations are exactly the emulator's
-ROUTES), a known-good call and an unauthenticated call per operation, schemathesis fuzzing in
-positive and negative mode, and a stateful run that follows the contract's links (add a driver
--> read it -> edit it -> soft-delete it through its status).
+OPERATIONS), a known-good call and an unauthenticated call per operation, schemathesis
+fuzzing in positive and negative mode, and a stateful run that follows the contract's links
+(add a driver -> read it -> edit it -> soft-delete it through its status).
 
 One stack serves every case. Before each case the Driveri world is put back to its seeded
 dump through the control plane (access tokens are not part of a dump, so they survive), and
@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 from werkzeug.test import Client
 
 from helpers import make_stack_app
-from mock_vendors.driveri.routes import ROUTES
+from mock_vendors.driveri import routes
 
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "driveri.openapi.json"
 CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
@@ -63,7 +63,7 @@ CHECKS: dict[str, dict[str, Any]] = {
     "object_level_authorization": {"enabled": False},
 }
 # Bulk add rejects a bad driver inside its 207 (one result per driver), not as a 4xx, so a
-# negated driver item is answered 207 by design (VENDORS.md section 2).
+# negated driver item is answered 207 by design (docs/vendors.md §2).
 OPERATION_OVERRIDES = [
     {
         "include-operation-id": "addBulkDrivers",
@@ -206,7 +206,9 @@ def _normalise(path: str) -> str:
 
 
 def test_contract_lists_exactly_the_operations_the_emulator_routes() -> None:
-    routed = {(method.upper(), _normalise(rule)) for method, rule, _ in ROUTES}
+    routed = {
+        (method.upper(), _normalise(op.path)) for op in routes.OPERATIONS for method in op.methods
+    }
     contract = {
         (method.upper(), _normalise(path))
         for path, item in CONTRACT["paths"].items()

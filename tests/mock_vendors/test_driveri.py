@@ -1,7 +1,7 @@
 """Netradyne Driveri on the wire: tokens, drivers, the envelope, quotas, faults, control plane.
 
 Everything goes through the Flask test client over the whole stack (paths start /driveri),
-on a clock frozen at T0, as VENDORS.md section 2 describes the vendor.
+on a clock frozen at T0, as docs/vendors.md §2 describes the vendor.
 """
 
 from __future__ import annotations
