@@ -10,7 +10,8 @@ from mock_vendors._common.app import VendorSpec, create_vendor_app
 from mock_vendors._common.stack import Stack
 
 from .backend import GpsInsightBackend
-from .routes import error_response, register_routes
+from .envelope import render_error
+from .routes import register_routes
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def create_app(stack: Stack | None = None, brand: Brand = GPS_INSIGHT) -> Flask:
         title=brand.name,
         make_backend=make_backend,
         register_routes=register_routes,
-        render_error=lambda exc: error_response(exc.status, exc.message, exc.retry_after),
+        render_error=render_error,
         expire_session=_expire_session,  # type: ignore[arg-type]
     )
     app = create_vendor_app(spec, stack)

@@ -27,11 +27,11 @@ def driving_seconds(vehicle: dict[str, Any], ts: float) -> float:
 
 def odometer_at(vehicle: dict[str, Any], ts: float) -> float:
     """Odometer in miles at ``ts``: the last waypoint plus the miles driven since."""
-    miles_per_s = _num(vehicle.get("speed_mph")) / 3600
+    miles_per_s = num(vehicle.get("speed_mph")) / 3600
     since = driving_seconds(vehicle, ts) - driving_seconds(
-        vehicle, _num(vehicle.get("odometer_base_at"))
+        vehicle, num(vehicle.get("odometer_base_at"))
     )
-    return max(0.0, _num(vehicle.get("odometer_base")) + miles_per_s * since)
+    return max(0.0, num(vehicle.get("odometer_base")) + miles_per_s * since)
 
 
 def engine_hours_between(vehicle: dict[str, Any], start: float, end: float) -> float:
@@ -65,12 +65,12 @@ def fix_times(vehicle: dict[str, Any], start: float, end: float) -> Iterator[flo
 
 def fix_at(vehicle: dict[str, Any], ts: float) -> dict[str, Any]:
     """Position, heading, speeds, ignition and odometer of the fix taken at ``ts``."""
-    speed = _num(vehicle.get("speed_mph"))
-    radius = max(_num(vehicle.get("route_radius_mi")), 0.1)
+    speed = num(vehicle.get("speed_mph"))
+    radius = max(num(vehicle.get("route_radius_mi")), 0.1)
     driven_miles = speed / 3600 * driving_seconds(vehicle, ts)
     angle = (driven_miles / radius) % (2 * math.pi)
-    home_lat = _num(vehicle.get("home_latitude"))
-    home_lon = _num(vehicle.get("home_longitude"))
+    home_lat = num(vehicle.get("home_latitude"))
+    home_lon = num(vehicle.get("home_longitude"))
     lat = home_lat + radius / MILES_PER_DEGREE_LAT * math.sin(angle)
     lon_scale = MILES_PER_DEGREE_LAT * max(math.cos(math.radians(home_lat)), 0.01)
     lon = home_lon + radius / lon_scale * math.cos(angle)
@@ -93,10 +93,11 @@ def fix_at(vehicle: dict[str, Any], ts: float) -> dict[str, Any]:
 def _phase(vehicle: dict[str, Any]) -> float:
     # Kept on the minute so every vehicle's fixes share one grid: a location answer then
     # stays valid for the whole minute, which is what lets the routes cache it.
-    return _num(vehicle.get("phase_s")) // FIX_INTERVAL_S * FIX_INTERVAL_S
+    return num(vehicle.get("phase_s")) // FIX_INTERVAL_S * FIX_INTERVAL_S
 
 
-def _num(value: Any) -> float:
+def num(value: Any) -> float:
+    """A stored number as a float, 0.0 when it is not one."""
     # Restored dumps are taken verbatim; a field QA blanked must not turn into a 500.
     try:
         return float(value)

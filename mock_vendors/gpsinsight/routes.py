@@ -1,149 +1,199 @@
-"""GPS Insight API v2 on the wire: ``/v2/{class}/{method}[/{format}]``, GET or form POST."""
+"""GPS Insight API v2 on the wire: ``/v2/{class}/{method}[/{format}]``, GET or form POST.
+
+One RPC dispatcher serves every method (class and method case-insensitive, a trailing slash
+or a ``/json`` format segment allowed). It reads the parameters (a POST form wins over the
+query string), checks ``reference_tag``, opens the caller's session from ``session_token``
+(or its alias ``token``), loads the method's schema and runs the method's view: each
+operation in :data:`OPERATIONS` names its view, schema and statuses.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-from mock_vendors._common.jsonio import dumps, raw_json_response
+from mock_vendors._common.errors import VendorError
+from mock_vendors._common.routing import Operation, cached_json, vendor_view
 
-from .backend import METHODS, Ctx, GpsInsightBackend, Raw
-from .errors import ApiError
-from .schemas import Params
-from .timefmt import mst_text
+from . import envelope, motion
+from . import schemas as s
+from .backend import GpsInsightBackend as Backend
+from .errors import bad_request, invalid, not_found
 
-MAX_REFERENCE_TAG = 128
+LOGIN, LOGOUT, HEARTBEAT = "userauth/login", "userauth/logout", "heartbeat/beat"
+SESSIONLESS = frozenset({LOGIN, HEARTBEAT})
+"""The methods that need no session; every other one answers 403 without a live one."""
+SESSION = (200, 400, 403, 429)
+SESSION_404 = (200, 400, 403, 404, 429)
+
+
+@dataclass(slots=True)
+class Call:
+    """One call as the dispatcher read it: the session token, the caller's user (empty for
+    a method that needs no session), the method's typed parameters and the answer's head."""
+
+    token: str | None
+    user: dict[str, Any]
+    args: dict[str, Any]
+    head: envelope.Head
+
+
+MethodView = Callable[[Backend, Call], Response]
 
 
 def register_routes(app: Flask) -> None:
     """Mount the RPC dispatcher on a vendor app."""
     app.add_url_rule(
-        "/v2/<path:rest>", "gpsinsight_rpc", dispatch, methods=["GET", "POST"], strict_slashes=False
+        "/v2/<path:rest>",
+        "gpsinsight_rpc",
+        vendor_view(dispatch),
+        methods=["GET", "POST"],
+        strict_slashes=False,
     )
 
 
-def _backend() -> GpsInsightBackend:
-    return current_app.extensions["fleetsim"].backend  # type: ignore[no-any-return]
-
-
-def _params() -> Params:
+def dispatch(backend: Backend, rest: str) -> Response:
+    """Run one API method and answer in the ``{head, data, errors}`` envelope."""
+    cls, name, fmt = envelope.method_name(rest)
     values = request.args.to_dict()
     if request.method == "POST":
         values.update(request.form.to_dict())  # a form body wins over the query string
-    return Params(values)
+    token = values.get("session_token") or values.get("token") or None
+    tag = values.get("reference_tag") or None
+    brand = current_app.config["FLEETSIM_BRAND"]
+    head = g.gpsi_head = envelope.Head(f"{cls}/{name}", tag, brand, backend.now)
+    try:
+        response = _run(backend, head, fmt, token, values)
+    except VendorError:
+        # The journal names the App Token behind the session of a refused call too.
+        g.fleetsim_app_token_id = backend.app_id_of(token)
+        raise
+    g.fleetsim_app_token_id = head.session.get("app_id") if head.session else None
+    return response
 
 
-def _method_name(rest: str) -> tuple[str, str, str | None]:
-    parts = [part for part in rest.split("/") if part]
-    cls = parts[0].lower() if parts else ""
-    name = parts[1].lower() if len(parts) > 1 else ""
-    fmt = parts[2].lower() if len(parts) == 3 else None
-    if len(parts) not in (2, 3):
-        fmt = "?"
-    return cls, name, fmt
-
-
-def dispatch(rest: str) -> Response:
-    """Run one API method and answer in the ``{head, data, errors}`` envelope."""
-    cls, name, fmt = _method_name(rest)
-    method = f"{cls}/{name}"
-    backend = _backend()
-    p = _params()
-    token = p.get("session_token") or p.get("token")
-    g.gpsi_method = method
-    with backend.lock:
-        session: dict[str, Any] | None = None
-        try:
-            tag = p.get("reference_tag")
-            if tag is not None and len(tag) > MAX_REFERENCE_TAG:
-                raise ApiError(400, "Invalid parameter reference_tag: at most 128 characters")
-            if fmt == "?" or (cls, name) not in _ALL_METHODS:
-                raise ApiError(404, f"Method not found: {method}")
-            if fmt not in (None, "json"):
-                raise ApiError(400, f"Unsupported format: {fmt} (only json is served)")
-            if (cls, name) == ("userauth", "login"):
-                data: Any = backend.login(p)
-                session = backend.sessions.get(data["token"])
-                token = data["token"]
-            elif (cls, name) == ("userauth", "logout"):
-                session = backend.sessions.get(token) if token else None
-                data = backend.logout(token)
-            elif (cls, name) == ("heartbeat", "beat"):
-                data = backend.heartbeat(p)
-            else:
-                ctx: Ctx = backend.authenticate(token)
-                session = ctx.session
-                data = METHODS[(cls, name)].handler(backend, ctx, p)
-            g.fleetsim_app_token_id = session.get("app_id") if session else None
-            return _answer(backend, method, session, data, p)
-        except ApiError as exc:
-            g.fleetsim_app_token_id = backend.app_id_of(token)
-            return _error(backend, method, exc, session, p)
-
-
-_ALL_METHODS = {*METHODS, ("userauth", "login"), ("userauth", "logout"), ("heartbeat", "beat")}
-
-
-def _head(
-    backend: GpsInsightBackend,
-    status: str,
-    method: str,
-    session: dict[str, Any] | None,
-    p: Params | None,
-) -> dict[str, Any]:
-    head: dict[str, Any] = {
-        "status": status,
-        "method": method,
-        "context": session.get("username") if session else None,
-        "request_time": mst_text(backend.now()),
-        "session_start": mst_text(session["started_at"]) if session else None,
-        "request_count": session.get("request_count", 0) if session else 0,
-        "brand": current_app.config["FLEETSIM_BRAND"],
-    }
-    tag = p.get("reference_tag") if p is not None else None
-    if tag is not None:
-        head["reference_tag"] = tag[:MAX_REFERENCE_TAG]
-    return head
-
-
-def _answer(
-    backend: GpsInsightBackend,
-    method: str,
-    session: dict[str, Any] | None,
-    data: Any,
-    p: Params,
+def _run(
+    backend: Backend,
+    head: envelope.Head,
+    fmt: str | None,
+    token: str | None,
+    values: dict[str, str],
 ) -> Response:
-    body = data.body if isinstance(data, Raw) else dumps(data)
-    head = dumps(_head(backend, "OK", method, session, p))
-    return raw_json_response(b'{"head":' + head + b',"data":' + body + b"}")
+    if head.tag is not None and len(head.tag) > envelope.MAX_REFERENCE_TAG:
+        raise invalid("reference_tag", f"at most {envelope.MAX_REFERENCE_TAG} characters")
+    op = _BY_METHOD.get(head.method) if fmt != "?" else None
+    if op is None:
+        raise not_found(f"Method not found: {head.method}")
+    if fmt not in (None, "json"):
+        raise bad_request(f"Unsupported format: {fmt} (only json is served)")
+    user: dict[str, Any] = {}
+    if op.name not in SESSIONLESS:
+        if op.name == LOGOUT:
+            head.session = backend.session_of(token)  # its head names it even if refused
+        caller = backend.authenticate(token)
+        head.session, user = caller.session, caller.user
+    args = s.load(op.query, values)  # type: ignore[arg-type]
+    view: MethodView = op.view
+    return view(backend, Call(token, user, args, head))
 
 
-def _error(
-    backend: GpsInsightBackend,
-    method: str,
-    exc: ApiError,
-    session: dict[str, Any] | None,
-    p: Params | None,
-) -> Response:
-    document = {
-        "head": _head(backend, "ERROR", method, session, p),
-        "data": None,
-        "errors": [{"code": exc.code, "message": exc.message, "error": exc.message}],
-    }
-    headers = {"Retry-After": _retry_after(exc.retry_after)} if exc.retry_after else None
-    return raw_json_response(dumps(document), exc.code, headers)
+# -- the methods' views -------------------------------------------------------------------
 
 
-def _retry_after(seconds: float) -> str:
-    return str(max(1, int(seconds + 0.999)))
+def _answer(method: Callable[..., Any]) -> MethodView:
+    """A view answering what one backend method returns for the caller and parameters."""
+
+    def view(backend: Backend, call: Call) -> Response:
+        return envelope.ok(call.head, method(backend, call.user, **call.args))
+
+    view.__name__ = method.__name__
+    return view
 
 
-def error_response(status: int, message: str, retry_after: float | None) -> Response:
-    """The vendor's error envelope for faults, unknown paths and other framework errors."""
-    method = g.get("gpsi_method")
-    if method is None:
-        rest = request.path.split("/v2/", 1)[1] if "/v2/" in request.path else ""
-        cls, name, _ = _method_name(rest)
-        method = f"{cls}/{name}" if cls else ""
-    return _error(_backend(), method, ApiError(status, message, retry_after), None, None)
+def _login(backend: Backend, call: Call) -> Response:
+    data = backend.login(**call.args)
+    call.head.session = backend.session_of(data["token"])  # the head shows the new session
+    return envelope.ok(call.head, data)
+
+
+def _logout(backend: Backend, call: Call) -> Response:
+    return envelope.ok(call.head, backend.logout(call.token))
+
+
+def _heartbeat(backend: Backend, call: Call) -> Response:
+    return envelope.ok(call.head, backend.heartbeat())
+
+
+def _vehicle_list(backend: Backend, call: Call) -> Response:
+    # With details the odometer moves, so the answer is kept for one fix interval only.
+    details = bool(call.args["details"])
+    bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S) if details else 0
+    key = ("list", call.user.get("username"), call.args["vehicle"], details, bucket)
+    return envelope.ok_json(
+        call.head, cached_json(key, lambda: backend.vehicle_list(call.user, **call.args))
+    )
+
+
+def _vehicle_location(backend: Backend, call: Call) -> Response:
+    # Fixes fall on one shared minute grid (motion.py), so an answer holds for that minute.
+    bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S)
+    args = call.args
+    key = ("location", call.user.get("username"), args["vehicle"], args["last_exec_time"], bucket)
+    return envelope.ok_json(
+        call.head, cached_json(key, lambda: backend.vehicle_location(call.user, **args))
+    )
+
+
+def _op(
+    method: str, view: MethodView, query: s.NoParameters, statuses: tuple[int, ...]
+) -> Operation:
+    return Operation(
+        methods=("GET", "POST"),
+        path=f"/v2/{method}",
+        view=view,
+        name=method,
+        query=query,
+        statuses=statuses,
+    )
+
+
+NO_PARAMETERS = s.NoParameters()
+OPERATIONS: tuple[Operation, ...] = (
+    _op(LOGIN, _login, s.Login(), (200, 400, 403, 429)),
+    _op(LOGOUT, _logout, NO_PARAMETERS, SESSION),
+    _op(HEARTBEAT, _heartbeat, NO_PARAMETERS, (200, 400)),
+    _op("vehicle/list", _vehicle_list, s.VehicleList(), SESSION_404),
+    _op("vehicle/read", _answer(Backend.vehicle_read), s.OneVehicle(), SESSION_404),
+    _op("vehicle/location", _vehicle_location, s.VehicleLocation(), SESSION_404),
+    _op("vehicle/history", _answer(Backend.vehicle_history), s.VehicleHistory(), SESSION_404),
+    _op("vehicle/runtime", _answer(Backend.vehicle_runtime), s.VehicleWindow(), SESSION_404),
+    _op("vehicle/dtc", _answer(Backend.vehicle_dtc), s.VehicleWindow(), SESSION_404),
+    _op("vehicle/update", _answer(Backend.vehicle_update), s.VehicleUpdate(), SESSION_404),
+    _op(
+        "vehicle/setodometerwaypoint",
+        _answer(Backend.vehicle_setodometerwaypoint),
+        s.VehicleOdometer(),
+        SESSION_404,
+    ),
+    _op("diagnostic/list", _answer(Backend.diagnostic_list), s.FleetOrVehicle(), SESSION_404),
+    _op("user/list", _answer(Backend.user_list), NO_PARAMETERS, SESSION),
+    _op("user/listvehicles", _answer(Backend.user_listvehicles), s.ActingUser(), SESSION_404),
+    _op("user/update", _answer(Backend.user_update), s.UserUpdate(), SESSION_404),
+    _op("vehiclegroup/list", _answer(Backend.vehiclegroup_list), NO_PARAMETERS, SESSION),
+    _op(
+        "vehiclegroup/listvehicles",
+        _answer(Backend.vehiclegroup_listvehicles),
+        s.GroupVehicles(),
+        SESSION_404,
+    ),
+    _op("apiapp/create", _answer(Backend.apiapp_create), s.AppCreate(), SESSION_404),
+    _op("apiapp/list", _answer(Backend.apiapp_list), NO_PARAMETERS, SESSION),
+    _op("apiapp/update", _answer(Backend.apiapp_update), s.AppUpdate(), SESSION_404),
+)
+"""Every method of the platform: the dispatcher's table and the contract's drift check."""
+
+_BY_METHOD = {op.name: op for op in OPERATIONS}

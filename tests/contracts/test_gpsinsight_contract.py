@@ -28,13 +28,12 @@ from werkzeug.test import Client
 
 from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.stack import Stack, StackSettings
-from mock_vendors.gpsinsight.backend import METHODS
+from mock_vendors.gpsinsight.routes import OPERATIONS, SESSIONLESS
 from mock_vendors.wsgi import StackApp, create_all
 
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "gpsinsight.openapi.json"
 CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
 VENDORS = ("gpsinsight", "wex")
-ROUTED_APART = {("userauth", "login"), ("userauth", "logout"), ("heartbeat", "beat")}
 PATH_RE = re.compile(r"^/v2/([a-z]+)/([a-z]+)$")
 
 # Same instant as tests/conftest.py's T0 (not importable under --import-mode=importlib).
@@ -179,7 +178,7 @@ def _contract_methods() -> set[tuple[str, str]]:
 
 
 def test_contract_lists_exactly_the_methods_the_emulator_dispatches() -> None:
-    dispatched = set(METHODS) | ROUTED_APART
+    dispatched = {tuple(PATH_RE.match(op.path).groups()) for op in OPERATIONS}  # type: ignore[union-attr]
     contract = _contract_methods()
     assert contract - dispatched == set(), "in the contract, not served by the emulator"
     assert dispatched - contract == set(), "served by the emulator, missing from the contract"
@@ -210,7 +209,7 @@ def test_every_contract_path_has_get_and_post_with_the_same_fields() -> None:
         assert "reference_tag" in query, path
         # Auth is a parameter, never a header: only login and heartbeat/beat go without one.
         method = tuple(PATH_RE.match(path).groups())  # type: ignore[union-attr]
-        needs_session = method in METHODS or method == ("userauth", "logout")
+        needs_session = "/".join(method) not in SESSIONLESS
         assert query.get("session_token", (None,))[0] is (True if needs_session else None), path
     assert "securitySchemes" not in CONTRACT["components"]
 
@@ -266,7 +265,7 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         ("apiapp", "update"): {"app_token": others[0], "active": 1, "app_name": "renamed"},
     }
     out = dict(fields[method])
-    if method in METHODS or method == ("userauth", "logout"):
+    if "/".join(method) not in SESSIONLESS:
         out["session_token"] = token
     out["reference_tag"] = "contract-check"
     return out
