@@ -29,7 +29,7 @@ bench-sync: $(STAMP)
 	@$(BIN)/python benchmarks/sync.py
 
 lint: $(STAMP)
-	@$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy sync_engine
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy sync_engine mock_vendors
 
 clean:
 	rm -rf $(VENV) .fleetsim build *.egg-info

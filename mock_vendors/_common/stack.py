@@ -91,13 +91,9 @@ class Stack:
     def reseed(self, seed: int | None = None, vehicles: int | None = None, **sizes: float) -> None:
         """Regenerate the world from a new seed and reset every vendor to it."""
         with self._lock:
+            changes: dict[str, Any] = {"seed": seed, "vehicles": vehicles, **sizes}
             self.settings = replace(
-                self.settings,
-                **{
-                    k: v
-                    for k, v in {"seed": seed, "vehicles": vehicles, **sizes}.items()
-                    if v is not None
-                },
+                self.settings, **{k: v for k, v in changes.items() if v is not None}
             )
             self.world = self._build_world()
             for runtime in self._runtimes.values():

@@ -13,6 +13,7 @@ import binascii
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from mock_vendors._common.clock import VirtualClock
@@ -72,6 +73,7 @@ class OAuthMixin:
     clock: VirtualClock
     lock: Any
     version: int
+    touch: Callable[[], None]  # the backend's (StateBackend)
     token_ttl_s: float
     rate_per_minute: int
     tokens: dict[str, dict[str, Any]]
@@ -123,7 +125,7 @@ class OAuthMixin:
             "revoked": False,
         }
         self.tokens[token["accessToken"]] = token
-        self.version += 1
+        self.touch()
         return _public_token(token)
 
     def list_tokens(self, client: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,12 +145,12 @@ class OAuthMixin:
             token = self.tokens.get(access_token)
             if token is not None:
                 token["expiresOn"] = min(token["expiresOn"], self.now_ms())
-                self.version += 1
+                self.touch()
 
     def revoke(self, token: dict[str, Any]) -> dict[str, str]:
         """Revoke a token."""
         token["revoked"] = True
-        self.version += 1
+        self.touch()
         return {"message": "Access token revoked successfully"}
 
     def revoke_by_id(self, client: dict[str, Any], token_id: str) -> dict[str, str]:

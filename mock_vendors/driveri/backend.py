@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import threading
 from typing import Any
 
 from fixtures.driveri import (
@@ -22,15 +21,16 @@ from fixtures.driveri import (
     driver_record,
 )
 from mock_vendors._common.clock import VirtualClock
+from mock_vendors._common.state import StateBackend
 
 from .auth import OAuthMixin
 from .errors import bad_request, conflict, not_found
 
-STATE_KEYS = ("tenant", "clients", "drivers")
 
-
-class DriveriBackend(OAuthMixin):
+class DriveriBackend(OAuthMixin, StateBackend):
     """One Driveri deployment: its tenant, API clients, access tokens and drivers."""
+
+    SHAPE = {"tenant": object, "clients": list, "drivers": list}
 
     def __init__(
         self,
@@ -43,35 +43,18 @@ class DriveriBackend(OAuthMixin):
         self.clock = clock
         self.token_ttl_s = token_ttl_s
         self.rate_per_minute = rate_per_minute
-        self.lock = threading.RLock()
-        self.version = 0
+        super().__init__(
+            {
+                "tenant": world["tenant"],
+                "clients": copy.deepcopy(world["clients"]),
+                "drivers": copy.deepcopy(world["drivers"]),
+            }
+        )
         self.tokens = {}
         self._calls = {}
-        self.state = {
-            "tenant": world["tenant"],
-            "clients": copy.deepcopy(world["clients"]),
-            "drivers": copy.deepcopy(world["drivers"]),
-        }
-        self._reindex()
+        self.restored()
 
     # -- control plane -------------------------------------------------------------------
-
-    def dump(self) -> dict[str, Any]:
-        """A deep copy of the state (access tokens excluded)."""
-        with self.lock:
-            return copy.deepcopy(self.state)
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Replace the state with a dump, verbatim; only its top-level shape is checked."""
-        missing = [k for k in STATE_KEYS if k not in state]
-        if missing:
-            raise ValueError(f"missing key(s): {', '.join(missing)}")
-        if not isinstance(state["drivers"], list) or not isinstance(state["clients"], list):
-            raise ValueError("'drivers' and 'clients' must be JSON arrays")
-        with self.lock:
-            self.state = state
-            self.version += 1
-            self._reindex()
 
     def credentials(self) -> dict[str, Any]:
         """The API clients, with the Basic token the SDK's ``from_basic_token`` takes."""
@@ -91,8 +74,9 @@ class DriveriBackend(OAuthMixin):
                 ]
             }
 
-    def _reindex(self) -> None:
-        # Kept current in place by add and rename, rebuilt only when a restore swaps the state.
+    def restored(self) -> None:
+        """Index drivers by id: kept current in place by add and rename, rebuilt only when a
+        restore swaps the state."""
         self._by_id: dict[str, dict[str, Any]] = {
             str(d.get("driverId")): d for d in self.state["drivers"] if isinstance(d, dict)
         }
@@ -166,13 +150,13 @@ class DriveriBackend(OAuthMixin):
             _check_licence(candidate)
             existing.update(candidate)
             existing["updatedDate"] = now
-            self.version += 1
+            self.touch()
             return {"message": "Driver reinstated successfully"}
         driver = {**driver_record(driver_id, created_ms=now), **_stored(fields)}
         _check_licence(driver)
         self.state["drivers"].append(driver)
         self._by_id[driver_id] = driver
-        self.version += 1
+        self.touch()
         return {"message": "Driver added successfully"}
 
     def edit_driver(self, driver_id: str, fields: dict[str, Any]) -> dict[str, str]:
@@ -197,7 +181,7 @@ class DriveriBackend(OAuthMixin):
         if new_id is not None and new_id != driver_id:
             del self._by_id[driver_id]
             self._by_id[str(new_id)] = driver
-        self.version += 1
+        self.touch()
         return {"message": "Driver updated successfully"}
 
     def configurations(self) -> dict[str, Any]:

@@ -10,23 +10,26 @@ A new service is a new mixin module, its schemas and its rows in ``routes.OPERAT
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
 
 from fixtures.world import ALL_VEHICLES
 from mock_vendors._common.cache import VersionedCache
 from mock_vendors._common.clock import VirtualClock
+from mock_vendors._common.state import StateBackend
 
 from .auth import AuthService
 from .errors import FORBIDDEN_OTHER_USER, forbidden, invalid, not_found
 from .users import UserService
 from .vehicles import VehicleService
 
-STATE_KEYS = ("account", "users", "apps", "groups", "vehicles", "drivers")
 
-
-class BackendCore:
+class BackendCore(StateBackend):
     """The state, its lock and version, the control plane's view of it, and visibility."""
+
+    SHAPE = {
+        "account": dict, "users": dict, "apps": dict, "groups": dict,
+        "vehicles": list, "drivers": list,
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -39,30 +42,11 @@ class BackendCore:
         self.clock = clock
         self.session_ttl_s = session_ttl_hours * 3600
         self.daily_quota = daily_quota
-        self.lock = threading.RLock()
+        super().__init__(_initial_state(copy.deepcopy(world)))
         self.sessions: dict[str, dict[str, Any]] = {}
-        self.version = 0
         self._derived = VersionedCache()  # indexes over the state, rebuilt per version
-        self.state = _initial_state(copy.deepcopy(world))
 
     # -- control plane -------------------------------------------------------------------
-
-    def dump(self) -> dict[str, Any]:
-        """A deep copy of the state (sessions excluded)."""
-        with self.lock:
-            return copy.deepcopy(self.state)
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Replace the state with a dump, verbatim; only its top-level shape is checked."""
-        missing = [k for k in STATE_KEYS if k not in state]
-        if missing:
-            raise ValueError(f"missing key(s): {', '.join(missing)}")
-        for key, kind in (("users", dict), ("apps", dict), ("groups", dict), ("vehicles", list)):
-            if not isinstance(state[key], kind):
-                raise ValueError(f"'{key}' must be a JSON {'object' if kind is dict else 'array'}")
-        with self.lock:
-            self.state = state
-            self.touch()
 
     def credentials(self) -> dict[str, Any]:
         """Every user with its first active App Token, for README, tests and QA."""
@@ -88,10 +72,6 @@ class BackendCore:
                     }
                 )
             return {"accounts": [{"name": self.state["account"].get("name"), "users": users}]}
-
-    def touch(self) -> None:
-        """Record a mutation: answers and indexes built before it are not served again."""
-        self.version += 1
 
     def now(self) -> float:
         """Virtual time, epoch seconds."""

@@ -48,7 +48,7 @@ class Assets:
     state: dict[str, Any]
     indexes: Callable[[], Indexes]  # the backend's, like the two below
     now_text: Callable[[], str]
-    _touch: Callable[[], None]
+    touch: Callable[[], None]
 
     def find_asset(self, ref: str) -> int:
         """``assets/{id}``: the id of an asset named by its numeric id; 404 otherwise."""
@@ -115,7 +115,7 @@ class Assets:
         self.state["assets"].append(asset)
         idx.assets[asset_id] = asset
         idx.add_vin(asset)
-        self._touch()
+        self.touch()
         return asset_row(asset)
 
     def update_asset(self, asset_id: int, **changes: Any) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class Assets:
             asset.update(different)
             if "vin" in different:
                 idx.add_vin(asset)
-            self._touch()
+            self.touch()
         return asset_row(asset)
 
     def delete_asset(self, asset_id: int) -> None:
@@ -148,7 +148,7 @@ class Assets:
         assets = self.state["assets"]
         del assets[next(i for i, a in enumerate(assets) if a is asset)]
         idx.drop_vin(asset)
-        self._touch()
+        self.touch()
 
     # -- telematics ----------------------------------------------------------------------
 
@@ -159,7 +159,7 @@ class Assets:
         asset = self.indexes().assets[asset_id]
         asset["odometer"] = convert_distance(reading, unit, str(asset.get("odometer_unit")))
         asset["odometer_recorded_at"] = recorded_at or self.now_text()
-        self._touch()
+        self.touch()
         return asset_row(asset)
 
     def post_engine_hours(
@@ -169,7 +169,7 @@ class Assets:
         asset = self.indexes().assets[asset_id]
         asset["engine_hours"] = reading
         asset["engine_hours_recorded_at"] = recorded_at or self.now_text()
-        self._touch()
+        self.touch()
         return asset_row(asset)
 
     def post_location(
@@ -187,5 +187,5 @@ class Assets:
             "longitude": longitude,
             "recorded_at": recorded_at or self.now_text(),
         }
-        self._touch()
+        self.touch()
         return asset_row(asset)

@@ -11,10 +11,10 @@ their telematics writes (``assets.py``), defects and DTC reports (``defects.py``
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
 
 from mock_vendors._common.clock import VirtualClock
+from mock_vendors._common.state import StateBackend
 
 from .assets import Assets
 from .auth import ApiKeys
@@ -22,37 +22,24 @@ from .defects import Defects
 from .indexes import Indexes, is_id
 from .wire import format_time
 
-STATE_KEYS = ("keys", "assets", "defects")
 KEY_TYPES = ("integration", "personal")
 
 
-class WhipAroundBackend(ApiKeys, Assets, Defects):
+class WhipAroundBackend(ApiKeys, Assets, Defects, StateBackend):
     """One Whip Around account: its API keys, assets and defects, and the rules on them."""
 
+    SHAPE = {"keys": list, "assets": list, "defects": list}
+
     def __init__(self, world: dict[str, Any], clock: VirtualClock) -> None:
-        self.clock = clock
-        self.lock = threading.RLock()
-        self.version = 0
-        self._indexes: Indexes | None = None
         state = copy.deepcopy(world)
-        _check_shape(state)
-        self.state = state
+        self.check_shape(state)
+        super().__init__(state)
+        self.clock = clock
+        self._indexes: Indexes | None = None
         idx = self.indexes()
         state["sequences"] = {"asset": idx.next_asset_id, "defect": idx.next_defect_id}
 
     # -- control plane -------------------------------------------------------------------
-
-    def dump(self) -> dict[str, Any]:
-        """A deep copy of the state."""
-        with self.lock:
-            return copy.deepcopy(self.state)
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Replace the state with a dump, verbatim, after checking its shape and ids."""
-        _check_shape(state)
-        with self.lock:
-            self.state = state
-            self._touch(rebuild=True)
 
     def credentials(self) -> dict[str, Any]:
         """Every API key with its type and name, for README, tests and QA."""
@@ -67,15 +54,16 @@ class WhipAroundBackend(ApiKeys, Assets, Defects):
 
     # -- versions and indexes ------------------------------------------------------------
 
-    def _touch(self, *, rebuild: bool = False) -> None:
+    def touch(self) -> None:
         """Record a mutation. The backend's own writes have updated the indexes in place, so
-        they move to the new version; a restore (``rebuild``) drops them."""
-        self.version += 1
+        they move to the new version."""
+        super().touch()
         if self._indexes is not None:
-            if rebuild:
-                self._indexes = None
-            else:
-                self._indexes.version = self.version
+            self._indexes.version = self.version
+
+    def restored(self) -> None:
+        """A restore swapped the state: the indexes are rebuilt on next use."""
+        self._indexes = None
 
     def indexes(self) -> Indexes:
         """The indexes of the current state version (rebuilt only after a restore)."""
@@ -88,17 +76,12 @@ class WhipAroundBackend(ApiKeys, Assets, Defects):
         """Now on the virtual clock, as the vendor writes datetimes."""
         return format_time(self.clock.now())
 
+    def check_state(self, state: dict[str, Any]) -> None:
+        """Every key a string with a known type; every asset and defect an integer id, once."""
+        _check_rows(state)
 
-def _check_shape(state: Any) -> None:
-    """A state (or a dump to restore) must have its lists, and every row an integer id."""
-    if not isinstance(state, dict):
-        raise ValueError("the state must be a JSON object")
-    missing = [k for k in STATE_KEYS if k not in state]
-    if missing:
-        raise ValueError(f"missing key(s): {', '.join(missing)}")
-    for name in STATE_KEYS:
-        if not isinstance(state[name], list):
-            raise ValueError(f"'{name}' must be a JSON array")
+
+def _check_rows(state: dict[str, Any]) -> None:
     for row in state["keys"]:
         if not isinstance(row, dict) or not isinstance(row.get("key"), str):
             raise ValueError("every key must be an object with a string 'key'")

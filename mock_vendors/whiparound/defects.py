@@ -35,7 +35,7 @@ class Defects:
     state: dict[str, Any]
     indexes: Callable[[], Indexes]  # the backend's, like the two below
     now_text: Callable[[], str]
-    _touch: Callable[[], None]
+    touch: Callable[[], None]
 
     def report_dtc(
         self,
@@ -56,7 +56,7 @@ class Defects:
             defect["repeated_times"] = whole(defect.get("repeated_times"), 1) + 1
             defect["updated_at"] = now
             defect["last_occurred_at"] = occurred
-            self._touch()
+            self.touch()
             return defect_row(defect), False
         defect = self._new_defect(
             asset_id=asset_id,
@@ -148,7 +148,7 @@ class Defects:
             defect.update(different)
             defect["updated_at"] = self.now_text()
             idx.add_open(defect)
-            self._touch()
+            self.touch()
         return defect_row(defect)
 
     def _new_defect(self, *, now: str, **fields: Any) -> dict[str, Any]:
@@ -174,5 +174,5 @@ class Defects:
         self.state["defects"].append(defect)
         idx.defects[defect_id] = defect
         idx.add_open(defect)
-        self._touch()
+        self.touch()
         return defect
