@@ -10,25 +10,19 @@ method added to one side only, a renamed parameter or an undocumented status fai
 from __future__ import annotations
 
 import importlib
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from contract_helpers import load_contract
 from marshmallow import Schema
 
-ROOT = Path(__file__).resolve().parents[2]
 VENDORS = ("gpsinsight", "driveri", "whiparound")
 # Parameters every GPS Insight method takes, handled by the RPC dispatcher rather than each
 # method's schema (auth is a parameter there); tests/contracts/test_gpsinsight_contract.py
 # checks them on every path.
 ENVELOPE_PARAMETERS = {"gpsinsight": {"session_token", "reference_tag"}}
 BODY_TYPES = ("application/json", "application/x-www-form-urlencoded")
-
-
-def contract(vendor: str) -> dict[str, Any]:
-    return json.loads((ROOT / "contracts" / f"{vendor}.openapi.json").read_text())
 
 
 def operations(vendor: str) -> tuple[Any, ...]:
@@ -62,7 +56,7 @@ def _object_fields(doc: dict[str, Any], schema: Any) -> dict[str, bool]:
 
 
 def contract_side(vendor: str) -> dict[tuple[str, str], dict[str, Any]]:
-    doc = contract(vendor)
+    doc = load_contract(vendor)
     ignored = ENVELOPE_PARAMETERS.get(vendor, set())
     found = {}
     for path, item in doc["paths"].items():

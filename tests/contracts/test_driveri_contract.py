@@ -16,14 +16,10 @@ endpoints, bearer for the rest.
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-import hypothesis
+import contract_helpers as contracts
 import jsonschema_rs
 import pytest
 import schemathesis
@@ -35,33 +31,26 @@ from werkzeug.test import Client
 from helpers import make_stack_app
 from mock_vendors.driveri import routes
 
-CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "driveri.openapi.json"
-CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+CONTRACT_PATH = contracts.contract_path("driveri")
+CONTRACT = contracts.load_contract("driveri")
 PREFIX = "/driveri"
 
-DEEP = os.environ.get("FLEETSIM_DEEP") == "1"
-MAX_EXAMPLES = 200 if DEEP else 10
-STATEFUL_EXAMPLES = 100 if DEEP else 15
+MAX_EXAMPLES = contracts.budget(quick=10, deep=200)
+STATEFUL_EXAMPLES = contracts.budget(quick=15, deep=100)
 
-CHECKS: dict[str, dict[str, Any]] = {
-    "not_a_server_error": {"enabled": True},
-    "status_code_conformance": {"enabled": True},
-    "content_type_conformance": {"enabled": True},
-    "response_schema_conformance": {"enabled": True},
-    "response_headers_conformance": {"enabled": True},
-    "negative_data_rejection": {"enabled": True},
-    "ignored_auth": {"enabled": True},
-    "unsupported_method": {"enabled": True},
-    "use_after_free": {"enabled": True},
-    "ensure_resource_availability": {"enabled": True},
-    "missing_required_header": {"enabled": True},
-    # Off, on purpose: Driveri validates across fields and against state, which no JSON Schema
-    # says (a licence number without country and state, an unknown driverId, a duplicate, a
-    # detail call naming none of driverId/email/userName are all schema-valid and all 4xx).
-    "positive_data_acceptance": {"enabled": False},
-    # Needs a second identity; the emulator has one API client per tenant.
-    "object_level_authorization": {"enabled": False},
-}
+CHECKS = contracts.checks(
+    "unsupported_method",
+    "missing_required_header",
+    off=(
+        # Off, on purpose: Driveri validates across fields and against state, which no JSON
+        # Schema says (a licence number without country and state, an unknown driverId, a
+        # duplicate, a detail call naming none of driverId/email/userName are all schema-valid
+        # and all 4xx).
+        "positive_data_acceptance",
+        # Needs a second identity; the emulator has one API client per tenant.
+        "object_level_authorization",
+    ),
+)
 # Bulk add rejects a bad driver inside its 207 (one result per driver), not as a 4xx, so a
 # negated driver item is answered 207 by design (docs/vendors.md §2).
 OPERATION_OVERRIDES = [
@@ -145,6 +134,13 @@ class Harness:
         self.pin_tenant(case)
         self.refresh_bearer(case)
 
+    def call(self, case: Case) -> Any:
+        """``case.call_and_validate()``, with the tokens tidied afterwards whatever happened."""
+        try:
+            return case.call_and_validate()
+        finally:
+            self.tidy_tokens()
+
 
 HARNESS = Harness()
 
@@ -159,27 +155,17 @@ class DriveriAuth:
         case.headers["Authorization"] = data
 
 
-def _config(mode: str) -> schemathesis.Config:
-    return schemathesis.Config.from_dict(
-        {
-            "generation": {
-                "mode": mode,
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "database": "none",
-            },
-            "checks": CHECKS,
-            "operations": OPERATION_OVERRIDES,
-            # Only the contract's own links: inferred ones (token -> revoke by id) would spend
-            # the stateful budget revoking tokens instead of walking drivers.
-            "phases": {"stateful": {"inference": {"algorithms": []}}},
-        }
-    )
-
-
 def _schema(mode: str) -> Any:
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(CONTRACT), config=_config(mode))
-    schema.app = HARNESS.app
+    config = contracts.config(
+        mode,
+        CHECKS,
+        MAX_EXAMPLES,
+        operations=OPERATION_OVERRIDES,
+        # Only the contract's own links: inferred ones (token -> revoke by id) would spend the
+        # stateful budget revoking tokens instead of walking drivers.
+        phases={"stateful": {"inference": {"algorithms": []}}},
+    )
+    schema = contracts.schema(CONTRACT, config, HARNESS.app)
     schema.auth(refresh_interval=None)(DriveriAuth)
     return schema
 
@@ -219,8 +205,7 @@ def test_contract_lists_exactly_the_operations_the_emulator_routes() -> None:
 
 
 def test_contract_file_is_pinned_pretty_json_for_openapi_3_0_3() -> None:
-    text = CONTRACT_PATH.read_text(encoding="utf-8")
-    assert text == json.dumps(CONTRACT, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert CONTRACT_PATH.read_text(encoding="utf-8") == contracts.pretty_json(CONTRACT)
     assert CONTRACT["openapi"] == "3.0.3"
     assert CONTRACT["servers"][0]["url"] == PREFIX
     assert not any(path.startswith("/_mock") for path in CONTRACT["paths"])
@@ -315,11 +300,7 @@ def test_known_good_call_answers_2xx_matching_the_contract(method: str, path: st
     headers = {"Authorization": HARNESS.authorization_for(method, path)}
     if "body" in arguments:
         headers["Content-Type"] = "application/json"
-    case = operation.Case(headers=headers, **arguments)
-    try:
-        response = case.call_and_validate()
-    finally:
-        HARNESS.tidy_tokens()
+    response = HARNESS.call(operation.Case(headers=headers, **arguments))
     assert response.status_code in (200, 207), response.text
     _assert_envelope(response)
 
@@ -366,21 +347,13 @@ def test_every_operation_refuses_the_other_auth_scheme_with_401(method: str, pat
 @schemathesis.pytest.parametrize(driveri=_schema("positive"))
 def test_positive_cases_never_break_the_contract(case: Case) -> None:
     HARNESS.prepare(case)
-    try:
-        response = case.call_and_validate()
-    finally:
-        HARNESS.tidy_tokens()
-    _assert_envelope(response)
+    _assert_envelope(HARNESS.call(case))
 
 
 @schemathesis.pytest.parametrize(driveri=_schema("negative"))
 def test_negative_cases_are_rejected_in_the_driveri_envelope(case: Case) -> None:
     HARNESS.prepare(case)
-    try:
-        response = case.call_and_validate()
-    finally:
-        HARNESS.tidy_tokens()
-    _assert_envelope(response)
+    _assert_envelope(HARNESS.call(case))
 
 
 class DriveriStateMachine(_schema("positive").as_state_machine()):  # type: ignore[misc]
@@ -406,16 +379,7 @@ EDIT = "PUT /v1/tenants/{tenantUniqueName}/drivers/{driverId}"
 
 def test_stateful_add_read_edit_delete_keeps_the_contract() -> None:
     STEPS.clear()
-    DriveriStateMachine.run(
-        settings=hypothesis.settings(
-            max_examples=STATEFUL_EXAMPLES,
-            stateful_step_count=6,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(hypothesis.HealthCheck),
-        )
-    )
+    DriveriStateMachine.run(settings=contracts.stateful_settings(STATEFUL_EXAMPLES, steps=6))
     succeeded = {label for label, status, _ in STEPS if status == 200}
     assert {
         "POST /v1/tenants/{tenantUniqueName}/drivers",

@@ -13,98 +13,71 @@ which is also what keeps Hypothesis's shrinking sound.
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import contract_helpers as contracts
 import pytest
 import schemathesis
 from schemathesis import Case
 from werkzeug.test import Client
 
-from mock_vendors._common.clock import VirtualClock
-from mock_vendors._common.stack import Stack, StackSettings
+from helpers import make_stack_app
 from mock_vendors.gpsinsight.routes import OPERATIONS, SESSIONLESS
-from mock_vendors.wsgi import StackApp, create_all
+from mock_vendors.wsgi import StackApp
 
-CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "gpsinsight.openapi.json"
-CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+CONTRACT_PATH = contracts.contract_path("gpsinsight")
+CONTRACT = contracts.load_contract("gpsinsight")
 VENDORS = ("gpsinsight", "wex")
 PATH_RE = re.compile(r"^/v2/([a-z]+)/([a-z]+)$")
 
-# Same instant as tests/conftest.py's T0 (not importable under --import-mode=importlib).
-T0 = datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
-
-DEEP = os.environ.get("FLEETSIM_DEEP") == "1"
-MAX_EXAMPLES = 200 if DEEP else 10
+MAX_EXAMPLES = contracts.budget(quick=10, deep=200)
 
 # Every built-in check, each chosen on purpose (schemathesis' default would be "all of them").
-CHECKS: dict[str, dict[str, Any]] = {
-    "not_a_server_error": {"enabled": True},
-    "response_schema_conformance": {"enabled": True},  # formats (date-time) validated too
-    "status_code_conformance": {"enabled": True},
-    "content_type_conformance": {"enabled": True},
-    "response_headers_conformance": {"enabled": True},  # Retry-After on 429
-    # On: the contract states the vendor's tolerance (blank = absent, flags read true/false,
-    # unknown fields ignored), so whatever it still calls invalid must be refused with a 4xx.
-    "negative_data_rejection": {"enabled": True},
-    "allow_header_conformance": {"enabled": True},  # OPTIONS lists GET and POST
-    # Off, on purpose: the vendor validates late and across fields, which no JSON Schema can
-    # say. vehicle/update with no field to change, a partial label matching several vehicles,
-    # a history window over 7 days, an end before its start or 2/30/2026 are schema-valid and
-    # all answer 400 -- documented vendor behaviour, not a bug (see contracts/README.md).
-    "positive_data_acceptance": {"enabled": False},
-    # Replaced, not dropped: one URL rule serves every /v2 path, so "an undeclared HTTP method
-    # answers 405 with an Allow header" is route-level behaviour outside the contract that the
-    # check would report once per path and vendor (40 times). test_undeclared_http_methods_...
-    # below asserts it for every contract path and verb in one place.
-    "unsupported_method": {"enabled": False},
+# Of the common ones, response_schema_conformance validates formats (date-time) too, and
+# response_headers_conformance sees Retry-After on 429. negative_data_rejection is on because
+# the contract states the vendor's tolerance (blank = absent, flags read true/false, unknown
+# fields ignored), so whatever it still calls invalid must be refused with a 4xx.
+CHECKS = contracts.checks(
+    "allow_header_conformance",  # OPTIONS lists GET and POST
     # On but inert here, kept so nothing is silently off: no required headers, no
     # securitySchemes (auth is the session_token parameter, exercised by negative mode), no
-    # stateful phase or links.
-    "missing_required_header": {"enabled": True},
-    "ignored_auth": {"enabled": True},
-    "use_after_free": {"enabled": True},
-    "ensure_resource_availability": {"enabled": True},
-    "object_level_authorization": {"enabled": True},
-}
-
-
-def _config(mode: str) -> schemathesis.Config:
-    return schemathesis.Config.from_dict(
-        {
-            "generation": {
-                "mode": mode,
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "database": "none",
-            },
-            "checks": CHECKS,
-        }
-    )
+    # stateful phase or links (the common ignored_auth, use_after_free and
+    # ensure_resource_availability are inert for the same reasons).
+    "missing_required_header",
+    "object_level_authorization",
+    off=(
+        # Off, on purpose: the vendor validates late and across fields, which no JSON Schema
+        # can say. vehicle/update with no field to change, a partial label matching several
+        # vehicles, a history window over 7 days, an end before its start or 2/30/2026 are
+        # schema-valid and all answer 400 -- documented vendor behaviour, not a bug (see
+        # contracts/README.md).
+        "positive_data_acceptance",
+        # Replaced, not dropped: one URL rule serves every /v2 path, so "an undeclared HTTP
+        # method answers 405 with an Allow header" is route-level behaviour outside the
+        # contract that the check would report once per path and vendor (40 times).
+        # test_undeclared_http_methods_... below asserts it for every contract path and verb
+        # in one place.
+        "unsupported_method",
+    ),
+)
 
 
 def _schema(vendor: str, mode: str, app: StackApp) -> Any:
-    raw = copy.deepcopy(CONTRACT)
-    raw["servers"] = [{"url": f"/{vendor}"}]
-    schema = schemathesis.openapi.from_dict(raw, config=_config(mode))
-    schema.app = app
-    return schema
+    served_at = {**CONTRACT, "servers": [{"url": f"/{vendor}"}]}
+    return contracts.schema(served_at, contracts.config(mode, CHECKS, MAX_EXAMPLES), app)
 
 
-def _new_stack_app() -> StackApp:
-    return create_all(stack=Stack(StackSettings(), clock=VirtualClock(T0, frozen=True)))
+def _schemas(mode: str) -> dict[str, Any]:
+    """One schema per vendor, under the vendor's name (what schemathesis names its cases by)."""
+    return {vendor: _schema(vendor, mode, HARNESS.app) for vendor in VENDORS}
 
 
 class Harness:
     """One in-process stack; each case gets a freshly reset vendor and a new Master session."""
 
     def __init__(self) -> None:
-        self.app = _new_stack_app()
+        self.app = make_stack_app()
         self.client = Client(self.app)
         self._masters: dict[str, dict[str, Any]] = {}
 
@@ -215,8 +188,7 @@ def test_every_contract_path_has_get_and_post_with_the_same_fields() -> None:
 
 
 def test_contract_file_is_canonical_pretty_json() -> None:
-    text = CONTRACT_PATH.read_text(encoding="utf-8")
-    assert text == json.dumps(CONTRACT, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert CONTRACT_PATH.read_text(encoding="utf-8") == contracts.pretty_json(CONTRACT)
     assert CONTRACT["openapi"].startswith("3.1")
     assert not any(path.startswith("/_mock") for path in CONTRACT["paths"])
 
@@ -303,7 +275,7 @@ def test_known_good_call_answers_200_matching_the_contract(
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_spent_quota_answers_429_matching_the_contract(vendor: str) -> None:
     """The quota is off by default, so fuzzing never sees a 429; a quota of 2 makes one."""
-    app = create_all(stack=Stack(StackSettings(daily_quota=2), clock=VirtualClock(T0, frozen=True)))
+    app = make_stack_app(daily_quota=2)
     client = Client(app)
     users = client.get(f"/{vendor}/_mock/credentials").json["accounts"][0]["users"]
     user = next(u for u in users if u["master"])
@@ -342,10 +314,7 @@ def test_undeclared_http_methods_answer_405_with_an_allow_header(vendor: str) ->
 # -- schemathesis: positive and negative --------------------------------------------------
 
 
-@schemathesis.pytest.parametrize(
-    gpsinsight=_schema("gpsinsight", "positive", HARNESS.app),
-    wex=_schema("wex", "positive", HARNESS.app),
-)
+@schemathesis.pytest.parametrize(**_schemas("positive"))
 def test_positive_cases_never_break_the_contract(case: Case) -> None:
     """Schema-valid input: never a 5xx, always an answer the contract describes."""
     vendor = HARNESS.prepare(case)
@@ -353,10 +322,7 @@ def test_positive_cases_never_break_the_contract(case: Case) -> None:
     _assert_envelope(case, response, vendor)
 
 
-@schemathesis.pytest.parametrize(
-    gpsinsight=_schema("gpsinsight", "negative", HARNESS.app),
-    wex=_schema("wex", "negative", HARNESS.app),
-)
+@schemathesis.pytest.parametrize(**_schemas("negative"))
 def test_negative_cases_never_break_the_contract(case: Case) -> None:
     """Schema-invalid input: refused with a documented 4xx in the vendor's error envelope."""
     vendor = HARNESS.prepare(case)

@@ -13,29 +13,23 @@ is reset through its control plane), so a failure reproduces from itself alone.
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import hypothesis
+import contract_helpers as contracts
 import pytest
 import schemathesis
 from schemathesis import Case
 from werkzeug.test import Client
 
-from mock_vendors._common.clock import VirtualClock
-from mock_vendors._common.stack import Stack, StackSettings
+from helpers import make_stack_app
 from mock_vendors.whiparound.routes import API_PREFIX, INTEGRATION_ONLY
 from mock_vendors.whiparound.routes import OPERATIONS as ROUTE_TABLE
 from mock_vendors.whiparound.schemas import MAX_ID
-from mock_vendors.wsgi import StackApp, create_all
+from mock_vendors.wsgi import StackApp
 
-CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "whiparound.openapi.json"
-CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+CONTRACT_PATH = contracts.contract_path("whiparound")
+CONTRACT = contracts.load_contract("whiparound")
 SERVER = "/whiparound/api/public/v4"
 VERBS = ("get", "post", "patch", "delete", "put")
 UNAUTHENTICATED = {"message": "Unauthenticated."}
@@ -43,34 +37,18 @@ OPERATIONS = sorted(
     (path, verb) for path, item in CONTRACT["paths"].items() for verb in item if verb in VERBS
 )
 
-# Same instant as tests/helpers.py's T0 (not importable under --import-mode=importlib).
-T0 = datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
+MAX_EXAMPLES = contracts.budget(quick=8, deep=200)
+STATEFUL_EXAMPLES = contracts.budget(quick=25, deep=300)
+STATEFUL_STEPS = contracts.budget(quick=6, deep=20)
 
-DEEP = os.environ.get("FLEETSIM_DEEP") == "1"
-MAX_EXAMPLES = 200 if DEEP else 8
-STATEFUL_EXAMPLES = 300 if DEEP else 25
-STATEFUL_STEPS = 20 if DEEP else 6
-
-CHECKS: dict[str, dict[str, Any]] = {
-    "not_a_server_error": {"enabled": True},
-    "response_schema_conformance": {"enabled": True},
-    "status_code_conformance": {"enabled": True},
-    "content_type_conformance": {"enabled": True},
-    "response_headers_conformance": {"enabled": True},
-    "negative_data_rejection": {"enabled": True},
-    "positive_data_acceptance": {"enabled": True},
-    "use_after_free": {"enabled": True},
-    "ensure_resource_availability": {"enabled": True},
-    "ignored_auth": {"enabled": True},
-}
+CHECKS = contracts.checks("positive_data_acceptance")
 
 
 class Harness:
     """One in-process stack and its keys; ``reset()`` brings Whip Around back to the seed."""
 
     def __init__(self) -> None:
-        stack = Stack(StackSettings(), clock=VirtualClock(T0, frozen=True))
-        self.app: StackApp = create_all(stack=stack)
+        self.app: StackApp = make_stack_app()
         self.client = Client(self.app)
         keys = self.client.get("/whiparound/_mock/credentials").json["keys"]
         self.keys = {k["type"]: k["key"] for k in keys}
@@ -148,25 +126,10 @@ def _typed(vin: str) -> str:
 HARNESS = Harness()
 
 
-def _config(mode: str) -> schemathesis.Config:
-    return schemathesis.Config.from_dict(
-        {
-            "auth": {"openapi": {"ApiKey": {"api_key": HARNESS.keys["integration"]}}},
-            "generation": {
-                "mode": mode,
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "database": "none",
-            },
-            "checks": CHECKS,
-        }
-    )
-
-
 def _schema(mode: str) -> Any:
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(CONTRACT), config=_config(mode))
-    schema.app = HARNESS.app
-    return schema
+    auth = {"openapi": {"ApiKey": {"api_key": HARNESS.keys["integration"]}}}
+    config = contracts.config(mode, CHECKS, MAX_EXAMPLES, auth=auth)
+    return contracts.schema(CONTRACT, config, HARNESS.app)
 
 
 # -- the contract itself -------------------------------------------------------------------
@@ -203,8 +166,7 @@ def test_route_table_and_registered_rules_agree() -> None:
 
 
 def test_contract_file_is_canonical_pretty_json_of_openapi_3_0_3() -> None:
-    text = CONTRACT_PATH.read_text(encoding="utf-8")
-    assert text == json.dumps(CONTRACT, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert CONTRACT_PATH.read_text(encoding="utf-8") == contracts.pretty_json(CONTRACT)
     assert CONTRACT["openapi"] == "3.0.3"
     assert CONTRACT["servers"][0]["url"] == SERVER
     assert not any("_mock" in path for path in CONTRACT["paths"])
@@ -405,13 +367,4 @@ def test_stateful_runs_follow_the_links_without_breaking_the_contract() -> None:
         def before_call(self, case: Case) -> None:
             HARNESS.existing_asset(case)
 
-    WhipAroundMachine.run(
-        settings=hypothesis.settings(
-            max_examples=STATEFUL_EXAMPLES,
-            stateful_step_count=STATEFUL_STEPS,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(hypothesis.HealthCheck),
-        )
-    )
+    WhipAroundMachine.run(settings=contracts.stateful_settings(STATEFUL_EXAMPLES, STATEFUL_STEPS))

@@ -610,41 +610,36 @@ def test_added_driver_shows_up_in_the_list(client: Client, auth: dict[str, str])
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "message"),
     [
-        ({"firstName": "Nia"}, "driverId"),
-        ({"driverId": "   ", "firstName": "Nia"}, "driverId"),
-        ({"driverId": "NEW3"}, "firstName"),
-        ({"driverId": "NEW3", "firstName": ""}, "firstName"),
+        ({"firstName": "Nia"}, "driverId is required"),
+        ({"driverId": "   ", "firstName": "Nia"}, "driverId is required"),
+        ({"driverId": "NEW3"}, "firstName is required"),
+        ({"driverId": "NEW3", "firstName": ""}, "firstName is required"),
+        ({"driverId": "NEW4", "firstName": 7}, "firstName: Not a valid string"),
+        (
+            {"driverId": "L1", "firstName": "Lee", "licenceNumber": "D123", "licenseCountry": "US"},
+            "licenseCountry and licenseState are required",
+        ),
+        (
+            {"driverId": "L2", "firstName": "Lee", "licenseCountry": "US", "licenseState": "US-CA"},
+            "licenceNumber is required",
+        ),
+    ],
+    ids=[
+        "no driverId",
+        "blank driverId",
+        "no firstName",
+        "empty firstName",
+        "firstName of the wrong type",
+        "licence number without country and state",
+        "licence country and state without a number",
     ],
 )
-def test_add_without_driver_id_or_first_name_is_400_naming_it(
-    client: Client, auth: dict[str, str], body: dict[str, Any], field: str
+def test_add_with_a_missing_wrong_or_incomplete_field_is_400_naming_it(
+    client: Client, auth: dict[str, str], body: dict[str, Any], message: str
 ) -> None:
-    assert_error(add(client, auth, body), 400, "INVALID_REQUEST", f"{field} is required")
-
-
-def test_add_with_a_field_of_the_wrong_type_is_400_naming_it(
-    client: Client, auth: dict[str, str]
-) -> None:
-    response = add(client, auth, {"driverId": "NEW4", "firstName": 7})
-    assert_error(response, 400, "INVALID_REQUEST", "firstName: Not a valid string")
-
-
-def test_licence_number_without_country_and_state_is_400(
-    client: Client, auth: dict[str, str]
-) -> None:
-    body = {"driverId": "L1", "firstName": "Lee", "licenceNumber": "D123", "licenseCountry": "US"}
-    response = add(client, auth, body)
-    assert_error(response, 400, "INVALID_REQUEST", "licenseCountry and licenseState are required")
-
-
-def test_licence_country_or_state_without_a_number_is_400(
-    client: Client, auth: dict[str, str]
-) -> None:
-    body = {"driverId": "L2", "firstName": "Lee", "licenseCountry": "US", "licenseState": "US-CA"}
-    response = add(client, auth, body)
-    assert_error(response, 400, "INVALID_REQUEST", "licenceNumber is required")
+    assert_error(add(client, auth, body), 400, "INVALID_REQUEST", message)
 
 
 def test_licence_with_number_country_and_state_is_kept(

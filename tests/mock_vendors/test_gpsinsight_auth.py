@@ -368,36 +368,23 @@ def test_apiapp_update_renames_a_token(client, creds, login, vendor):
     assert (row["app_name"], row["description"], row["active"]) == ("renamed", "new words", 1)
 
 
-def test_non_master_cannot_update_another_users_app_token(client, creds, login, vendor):
-    master = user(creds, vendor, "master")
+@pytest.mark.parametrize(
+    ("actor", "owner", "change"),
+    [
+        ("dispatch", "master", {"active": 0}),
+        ("restricted", "dispatch", {"new_app_token": 1}),
+    ],
+    ids=["deactivate", "rotate"],
+)
+def test_non_master_cannot_deactivate_or_rotate_another_users_app_token(
+    client, creds, login, vendor, actor, owner, change
+):
+    row = user(creds, vendor, owner)
     response = call(
-        client,
-        vendor,
-        "apiapp/update",
-        login(vendor, "dispatch"),
-        app_token=master["app_token"],
-        active=0,
+        client, vendor, "apiapp/update", login(vendor, actor), app_token=row["app_token"], **change
     )
     assert_error(response, 404, "App token not found")
-    assert alive(
-        client, vendor, session_of(client, vendor, master["username"], master["app_token"])
-    )
-
-
-def test_non_master_cannot_rotate_another_users_app_token(client, creds, login, vendor):
-    dispatch = user(creds, vendor, "dispatch")
-    response = call(
-        client,
-        vendor,
-        "apiapp/update",
-        login(vendor, "restricted"),
-        app_token=dispatch["app_token"],
-        new_app_token=1,
-    )
-    assert_error(response, 404, "App token not found")
-    assert alive(
-        client, vendor, session_of(client, vendor, dispatch["username"], dispatch["app_token"])
-    )
+    assert alive(client, vendor, session_of(client, vendor, row["username"], row["app_token"]))
 
 
 def test_apiapp_update_of_an_unknown_token_answers_404(client, login, vendor):

@@ -91,6 +91,22 @@ def some_vehicle(client: Client, vendor: str, token: str) -> dict[str, Any]:
     return next(v for v in fleet(client, vendor, token) if v["vin"])
 
 
+def on_vehicle(client: Client, vendor: str, token: str, method: str, **params: Any) -> TestResponse:
+    """``method`` called on ``some_vehicle`` by its id (the raw response)."""
+    target = some_vehicle(client, vendor, token)
+    return call(client, vendor, method, token, vehicle=target["id"], **params)
+
+
+def history(client: Client, vendor: str, token: str, **window: Any) -> TestResponse:
+    """``vehicle/history`` of ``some_vehicle`` over ``window`` (the raw response)."""
+    return on_vehicle(client, vendor, token, "vehicle/history", **window)
+
+
+def odometer_of(client: Client, vendor: str, token: str) -> float:
+    """``some_vehicle``'s odometer, as ``vehicle/read`` answers it."""
+    return ok(on_vehicle(client, vendor, token, "vehicle/read"))[0]["odometer"]
+
+
 def gmt(row: dict[str, Any]) -> datetime:
     """A fix row's ``fix_time_gmt`` as an aware datetime."""
     return datetime.fromisoformat(row["fix_time_gmt"])
@@ -288,47 +304,34 @@ def test_last_exec_time_that_is_not_a_time_answers_400_naming_it(client, login, 
 
 def test_vehicle_history_points_are_in_time_order(client, login, vendor):
     token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    rows = ok(
-        call(client, vendor, "vehicle/history", token, vehicle=target["id"], date="2026-03-09")
-    )
+    rows = ok(history(client, vendor, token, date="2026-03-09"))
     assert len(rows) > 100
     times = [gmt(r) for r in rows]
     assert times == sorted(times) and len(set(times)) == len(times)
-    assert {r["id"] for r in rows} == {target["id"]}
+    assert {r["id"] for r in rows} == {some_vehicle(client, vendor, token)["id"]}
 
 
 def test_vehicle_history_odometer_is_a_non_decreasing_number(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    rows = ok(
-        call(client, vendor, "vehicle/history", token, vehicle=target["id"], date="2026-03-09")
-    )
+    rows = ok(history(client, vendor, login(vendor), date="2026-03-09"))
     odometers = [r["odometer"] for r in rows]
     assert all(is_number(o) for o in odometers)
     assert odometers == sorted(odometers) and odometers[-1] > odometers[0]
 
 
 def test_vehicle_history_points_are_shaped_like_location(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    for row in ok(call(client, vendor, "vehicle/history", token, vehicle=target["id"])):
+    for row in ok(history(client, vendor, login(vendor))):
         assert LOCATION <= set(row)
         assert FIX_TIME.match(row["fix_time"]) and row["ignition"] in ("on", "off")
 
 
 def test_vehicle_history_stays_inside_the_asked_day(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    rows = ok(call(client, vendor, "vehicle/history", token, vehicle=target["id"], date="3/9/2026"))
+    rows = ok(history(client, vendor, login(vendor), date="3/9/2026"))
     start = datetime(2026, 3, 9, tzinfo=MST)
     assert all(start <= gmt(r) < start + timedelta(days=1) for r in rows)
 
 
 def test_vehicle_history_of_today_ends_at_the_current_time(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    rows = ok(call(client, vendor, "vehicle/history", token, vehicle=target["id"]))
+    rows = ok(history(client, vendor, login(vendor)))
     assert rows and gmt(rows[-1]) <= datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
 
 
@@ -348,72 +351,39 @@ EQUIVALENT_WINDOWS = {
 @pytest.mark.parametrize("form", list(EQUIVALENT_WINDOWS))
 def test_vehicle_history_accepts_every_documented_date_format(client, login, vendor, form):
     token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    reference = ok(
-        call(client, vendor, "vehicle/history", token, vehicle=target["id"], date="2026-03-09")
-    )
-    rows = ok(
-        call(
-            client,
-            vendor,
-            "vehicle/history",
-            token,
-            vehicle=target["id"],
-            **EQUIVALENT_WINDOWS[form],
-        )
-    )
-    assert rows == reference
-
-
-def test_vehicle_history_of_more_than_seven_days_answers_400(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(
-        client,
-        vendor,
-        "vehicle/history",
-        token,
-        vehicle=target["id"],
-        start="2026-03-02",
-        end="2026-03-09",
-    )
-    assert_error(response, 400, "at most 7 days")
+    reference = ok(history(client, vendor, token, date="2026-03-09"))
+    assert ok(history(client, vendor, token, **EQUIVALENT_WINDOWS[form])) == reference
 
 
 def test_vehicle_history_of_exactly_seven_days_is_served(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    rows = ok(
-        call(
-            client,
-            vendor,
-            "vehicle/history",
-            token,
-            vehicle=target["id"],
-            start="2026-03-03",
-            end="2026-03-09",
-        )
-    )
+    rows = ok(history(client, vendor, login(vendor), start="2026-03-03", end="2026-03-09"))
     assert datetime(2026, 3, 3, tzinfo=MST) <= gmt(rows[0])
     assert gmt(rows[-1]) < datetime(2026, 3, 10, tzinfo=MST)
 
 
 @pytest.mark.parametrize(
-    "params, named",
+    "window, message",
     [
-        ({"date": "2026-13-45"}, "date"),
-        ({"date": "last tuesday"}, "date"),
-        ({"start": "03-09-2026"}, "start"),
-        ({"start": "2026-03-09", "end": "tomorrow"}, "end"),
+        ({"date": "2026-13-45"}, "Invalid parameter date"),
+        ({"date": "last tuesday"}, "Invalid parameter date"),
+        ({"start": "03-09-2026"}, "Invalid parameter start"),
+        ({"start": "2026-03-09", "end": "tomorrow"}, "Invalid parameter end"),
+        ({"start": "2026-03-02", "end": "2026-03-09"}, "at most 7 days"),
+        ({"start": "2026-03-09 12:00:00", "end": "2026-03-09 11:00:00"}, "Invalid parameter end"),
+    ],
+    ids=[
+        "impossible date",
+        "words for a date",
+        "day-first start",
+        "words for an end",
+        "more than seven days",
+        "end before the start",
     ],
 )
-def test_vehicle_history_with_a_bad_date_answers_400_naming_the_parameter(
-    client, login, vendor, params, named
+def test_vehicle_history_with_a_bad_window_answers_400_saying_what_is_wrong(
+    client, login, vendor, window, message
 ):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(client, vendor, "vehicle/history", token, vehicle=target["id"], **params)
-    assert_error(response, 400, f"Invalid parameter {named}")
+    assert_error(history(client, vendor, login(vendor), **window), 400, message)
 
 
 @pytest.mark.parametrize("date", ["9999-12-31", "12/31/9999", "9999-12-31 23:00:00"])
@@ -423,21 +393,6 @@ def test_a_date_at_the_end_of_the_calendar_answers_400_not_500(client, login, ve
     for path in ("vehicle/history", "vehicle/dtc", "vehicle/runtime"):
         response = call(client, vendor, path, token, vehicle=target["id"], date=date)
         assert_error(response, 400, "Invalid parameter date")
-
-
-def test_vehicle_history_with_an_end_before_the_start_answers_400(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(
-        client,
-        vendor,
-        "vehicle/history",
-        token,
-        vehicle=target["id"],
-        start="2026-03-09 12:00:00",
-        end="2026-03-09 11:00:00",
-    )
-    assert_error(response, 400, "Invalid parameter end")
 
 
 def test_vehicle_history_without_vehicle_answers_400_naming_it(client, login, vendor):
@@ -592,45 +547,23 @@ def test_vehicle_update_makes_the_new_vin_resolvable(client, login, vendor):
 
 def test_vehicle_update_changes_details_fields(client, login, vendor):
     token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    ok(
-        call(
-            client,
-            vendor,
-            "vehicle/update",
-            token,
-            vehicle=target["id"],
-            label="Loaner 7",
-            make="Isuzu",
-            model_year=2024,
-            ref_id="FLEET-7",
-        )
-    )
-    row = ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]
-    assert (row["label"], row["make"], row["model_year"], row["ref_id"]) == (
-        "Loaner 7",
-        "Isuzu",
-        2024,
-        "FLEET-7",
-    )
+    changes = {"label": "Loaner 7", "make": "Isuzu", "model_year": 2024, "ref_id": "FLEET-7"}
+    ok(on_vehicle(client, vendor, token, "vehicle/update", **changes))
+    row = ok(on_vehicle(client, vendor, token, "vehicle/read"))[0]
+    assert {k: row[k] for k in changes} == changes
 
 
 def test_vehicle_update_without_a_field_answers_400(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(client, vendor, "vehicle/update", token, vehicle=target["id"])
+    response = on_vehicle(client, vendor, login(vendor), "vehicle/update")
     assert_error(response, 400, "Missing required parameter")
 
 
 def test_vehicle_update_with_a_bad_model_year_answers_400_naming_it(client, login, vendor):
     token = login(vendor)
     target = some_vehicle(client, vendor, token)
-    response = call(client, vendor, "vehicle/update", token, vehicle=target["id"], model_year="new")
+    response = on_vehicle(client, vendor, token, "vehicle/update", model_year="new")
     assert_error(response, 400, "model_year")
-    assert (
-        ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]["vin"]
-        == target["vin"]
-    )
+    assert ok(on_vehicle(client, vendor, token, "vehicle/read"))[0]["vin"] == target["vin"]
 
 
 @pytest.mark.parametrize("via", ["get", "post"])
@@ -647,60 +580,35 @@ def test_setodometerwaypoint_sets_the_odometer_that_is_read_back(client, login, 
         odometer="12345.6",
     )
     assert ok(response) == "Success"
-    assert (
-        ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]["odometer"]
-        == 12345.6
-    )
-    location = ok(call(client, vendor, "vehicle/location", token, vehicle=target["id"]))[0]
+    assert odometer_of(client, vendor, token) == 12345.6
+    location = ok(on_vehicle(client, vendor, token, "vehicle/location"))[0]
     assert location["odometer"] == "12345.6"
 
 
 def test_setodometerwaypoint_can_roll_an_odometer_back(client, login, vendor):
     token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    before = ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]["odometer"]
-    ok(
-        call(
-            client, vendor, "vehicle/setodometerwaypoint", token, vehicle=target["id"], odometer=10
-        )
-    )
-    after = ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]["odometer"]
-    assert after == 10 < before
+    before = odometer_of(client, vendor, token)
+    ok(on_vehicle(client, vendor, token, "vehicle/setodometerwaypoint", odometer=10))
+    assert odometer_of(client, vendor, token) == 10 < before
 
 
 def test_setodometerwaypoint_with_a_past_timestamp_adds_the_miles_driven_since(
     client, login, vendor
 ):
     token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    ok(
-        call(
-            client,
-            vendor,
-            "vehicle/setodometerwaypoint",
-            token,
-            vehicle=target["id"],
-            odometer=1000,
-            timestamp="2026-03-10 06:30:00",
-        )
-    )
-    odometer = ok(call(client, vendor, "vehicle/read", token, vehicle=target["id"]))[0]["odometer"]
+    past = {"odometer": 1000, "timestamp": "2026-03-10 06:30:00"}
+    ok(on_vehicle(client, vendor, token, "vehicle/setodometerwaypoint", **past))
+    odometer = odometer_of(client, vendor, token)
     assert 1000 < odometer < 1000 + 4 * 80  # four hours at a fleet vehicle's speeds
 
 
 def test_setodometerwaypoint_without_odometer_answers_400_naming_it(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(client, vendor, "vehicle/setodometerwaypoint", token, vehicle=target["id"])
+    response = on_vehicle(client, vendor, login(vendor), "vehicle/setodometerwaypoint")
     assert_error(response, 400, "Missing required parameter: odometer")
 
 
 def test_setodometerwaypoint_with_a_negative_odometer_answers_400(client, login, vendor):
-    token = login(vendor)
-    target = some_vehicle(client, vendor, token)
-    response = call(
-        client, vendor, "vehicle/setodometerwaypoint", token, vehicle=target["id"], odometer=-5
-    )
+    response = on_vehicle(client, vendor, login(vendor), "vehicle/setodometerwaypoint", odometer=-5)
     assert_error(response, 400, "Invalid parameter odometer")
 
 

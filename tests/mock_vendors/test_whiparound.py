@@ -194,31 +194,30 @@ def test_an_unknown_path_answers_404_even_without_a_key(api: Api) -> None:
     assert api("GET", "/nothing/here", key=None).status_code == 404
 
 
-def test_a_wrong_method_answers_405_with_allow_and_a_laravel_message(api: Api) -> None:
-    response = api("PUT", "/assets")
+@pytest.mark.parametrize(
+    ("method", "path", "key", "allowed"),
+    [
+        ("PUT", "/assets", "integration", "GET, HEAD, POST"),
+        ("OPTIONS", "/defects/1", None, "PATCH"),
+    ],
+    ids=["PUT on a collection", "OPTIONS, undeclared, without a key"],
+)
+def test_a_wrong_method_answers_a_json_405_with_allow_and_a_laravel_message(
+    api: Api, method: str, path: str, key: str | None, allowed: str
+) -> None:
+    response = api(method, path, key=key)
     error(
         response,
         405,
-        "The PUT method is not supported for route api/public/v4/assets. "
-        "Supported methods: GET, HEAD, POST.",
+        f"The {method} method is not supported for route api/public/v4{path}. "
+        f"Supported methods: {allowed}.",
     )
-    assert response.headers["Allow"] == "GET, HEAD, POST"
+    assert response.headers["Allow"] == allowed
 
 
 def test_a_wrong_method_on_a_telematics_path_lists_post_only(api: Api) -> None:
     response = api("GET", "/assets/7001/mileage")
     assert (response.status_code, response.headers["Allow"]) == (405, "POST")
-
-
-def test_options_is_an_undeclared_method_answering_a_json_405(api: Api) -> None:
-    response = api("OPTIONS", "/defects/1", key=None)
-    error(
-        response,
-        405,
-        "The OPTIONS method is not supported for route api/public/v4/defects/1. "
-        "Supported methods: PATCH.",
-    )
-    assert response.headers["Allow"] == "PATCH"
 
 
 def test_head_on_a_read_answers_like_get_without_a_body(api: Api) -> None:

@@ -264,13 +264,27 @@ def test_read_retried_on_5xx_with_seeded_backoff_until_it_succeeds() -> None:
     assert sleeper.waits == expected_delays(7, 2)
 
 
-def test_read_gives_up_after_the_attempt_limit_with_a_retriable_error() -> None:
-    client, adapter, sleeper = wa_client([wa_error(503, "Service Unavailable")] * 5)
+@pytest.mark.parametrize(
+    ("failure", "attempts", "message"),
+    [
+        (wa_error(503, "Service Unavailable"), 5, "whiparound assets: 503 Service Unavailable"),
+        (
+            requests.ConnectionError("refused"),
+            4,
+            "whiparound assets: no response connection failed: ConnectionError",
+        ),
+    ],
+    ids=["503 answers", "refused connections"],
+)
+def test_read_gives_up_after_the_attempt_limit_with_a_retriable_error(
+    failure: Scripted | BaseException, attempts: int, message: str
+) -> None:
+    client, adapter, sleeper = wa_client([failure] * attempts, attempts=attempts)
     with pytest.raises(RetriableError) as caught:
         client.assets()
-    assert str(caught.value) == "whiparound assets: 503 Service Unavailable"
-    assert len(adapter.sent) == 5
-    assert len(sleeper.waits) == 4
+    assert str(caught.value) == message
+    assert len(adapter.sent) == attempts
+    assert len(sleeper.waits) == attempts - 1
 
 
 def test_read_retried_on_malformed_json() -> None:
@@ -295,15 +309,6 @@ def test_read_retried_on_connection_errors_then_succeeds() -> None:
     assert [a.id for a in client.assets()] == [7001]
     assert len(adapter.sent) == 3
     assert sleeper.waits == expected_delays(7, 2)
-
-
-def test_read_connection_errors_beyond_the_limit_raise_retriable_error() -> None:
-    client, adapter, sleeper = wa_client([requests.ConnectionError("refused")] * 4, attempts=4)
-    with pytest.raises(RetriableError) as caught:
-        client.assets()
-    assert str(caught.value) == "whiparound assets: no response connection failed: ConnectionError"
-    assert len(adapter.sent) == 4
-    assert len(sleeper.waits) == 3
 
 
 def test_r4_read_waits_at_least_an_integer_retry_after() -> None:
