@@ -7,7 +7,7 @@ words it. Query parameters answer with the first bad parameter ("limit must be b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
@@ -27,13 +27,38 @@ FALSE_WORDS = {"false", "0"}
 # so this message is filtered out and the load goes on without the name.
 ABSENT = "absent"
 NON_EMPTY = "a non-empty array is required"
+# Text never holds a NUL: refused in every text field of a body and every text query parameter
+# (the contract's text properties carry NO_NUL_PATTERN, or NOT_BLANK_PATTERN where blank is
+# refused too).
+NUL = "\x00"
+HAS_NUL = "Must not contain a NUL character."
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 # -- driver bodies ----------------------------------------------------------------------
 
 
+def _no_nul(value: str) -> None:
+    if NUL in value:
+        raise ValidationError(HAS_NUL)
+
+
+TEXT_RULES: list[Callable[[Any], Any]] = [validate.Length(max=MAX_TEXT), _no_nul]
+
+
 def _text(key: str) -> fields.String:
-    return fields.String(data_key=key, allow_none=True, validate=validate.Length(max=MAX_TEXT))
+    return fields.String(data_key=key, allow_none=True, validate=TEXT_RULES)
+
+
+class JsonBool(fields.Boolean):
+    """``true`` or ``false`` as JSON sends them: the SDK's ``Optional[bool]`` never sends
+    ``0``, ``1``, ``1.0`` or ``"yes"``, which marshmallow's own Boolean would take."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 def _name(key: str, *, required: bool) -> fields.String:
@@ -42,7 +67,7 @@ def _name(key: str, *, required: bool) -> fields.String:
         data_key=key,
         allow_none=True,
         required=required,
-        validate=validate.Length(max=MAX_TEXT),
+        validate=TEXT_RULES,
         error_messages={"required": ABSENT},
     )
 
@@ -53,12 +78,16 @@ class GroupSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_TEXT), _no_nul])
     action = fields.String(load_default="ADD", validate=validate.OneOf(["ADD", "REMOVE"]))
 
 
 class EditDriverSchema(Schema):
-    """The SDK's EditDriverRequest: every field optional; unknown fields are ignored."""
+    """The SDK's EditDriverRequest: every field optional; unknown fields are ignored (the
+    SDK's ``setPassword``, ``password`` and ``driverPreferences`` among them: never stored).
+    Types are the SDK model's, strictly: text is a JSON string, ``enableDriveriApp`` a JSON
+    boolean, ``authorizedToDrive`` and ``status`` JSON integers (never a boolean or ``1.0``).
+    """
 
     class Meta:
         unknown = EXCLUDE
@@ -72,7 +101,7 @@ class EditDriverSchema(Schema):
     license_country = _text("licenseCountry")
     license_state = _text("licenseState")
     user_name = _text("userName")
-    enable_driveri_app = fields.Boolean(data_key="enableDriveriApp", allow_none=True)
+    enable_driveri_app = JsonBool(data_key="enableDriveriApp", allow_none=True)
     authorized_to_drive = fields.Integer(
         data_key="authorizedToDrive", allow_none=True, strict=True, validate=validate.Range(0, 1)
     )
@@ -126,13 +155,15 @@ def load_new_driver(body: Any) -> dict[str, Any]:
 def load_driver_edit(body: Any) -> dict[str, Any]:
     """An edit body as the wire fields it carries; 400 for a bad one."""
     wire = _load_driver(EDIT_DRIVER, body)
-    # An edit may leave these out, but not blank them: every driver keeps an id, a first name
-    # and a status.
+    # An edit may leave these out, but not blank them: every driver keeps an id and a first
+    # name.
     for key in ("driverId", "firstName"):
         if key in wire and not str(wire[key] or "").strip():
             raise bad_request(f"{key} must not be blank")
+    # The SDK drops None fields before it sends a body, so a null status can only mean "no
+    # status": it leaves the driver's status as it is (every driver keeps one).
     if "status" in wire and wire["status"] is None:
-        raise bad_request("status must be one of 1, 2, 3")
+        del wire["status"]
     return wire
 
 
@@ -210,6 +241,16 @@ class QueryStates(fields.Field):
             raise ValidationError(f"{self.data_key} must be comma separated status codes") from None
 
 
+class QueryText(fields.Field):
+    """A text query parameter, taken as sent but never with a NUL character."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = str(value)
+        if NUL in text:
+            raise ValidationError(f"{self.data_key} must not contain a NUL character")
+        return text
+
+
 class QuerySchema(Schema):
     """A query string: the first value of each parameter; a blank one counts as absent."""
 
@@ -230,15 +271,15 @@ class DriverListQuery(QuerySchema):
     show_all = QueryFlag(data_key="showAll", load_default=False)
     from_date = QueryInt(0, 10**15, data_key="fromDate", load_default=None)
     to_date = QueryInt(0, 10**15, data_key="toDate", load_default=None)
-    group = fields.String(data_key="group", load_default=None)
+    group = QueryText(data_key="group", load_default=None)
 
 
 class DriverDetailQuery(QuerySchema):
     """``GET driver``: one of driverId, email or userName (tried in that order)."""
 
-    driver_id = fields.String(data_key="driverId", load_default=None)
-    email = fields.String(data_key="email", load_default=None)
-    user_name = fields.String(data_key="userName", load_default=None)
+    driver_id = QueryText(data_key="driverId", load_default=None)
+    email = QueryText(data_key="email", load_default=None)
+    user_name = QueryText(data_key="userName", load_default=None)
 
 
 class AddDriverQuery(QuerySchema):
