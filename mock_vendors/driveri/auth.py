@@ -3,13 +3,17 @@ check and the per-client quota.
 
 The header parsers take the ``Authorization`` header's value (a string), never the request.
 :class:`OAuthMixin` is the OAuth part of the backend: API clients live in the state, access
-tokens beside it (secrets and short-lived, so never dumped).
+tokens beside it (secrets and short-lived, so never dumped). Dead tokens (expired or revoked)
+are forgotten whenever a token is issued, so the table holds at most the live tokens and
+those that died since the last issue. An ``accessTokenId`` carries a MAC of the client it was
+issued to, so revoking a forgotten token by id still answers as revoking a revoked one does.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import secrets
 import uuid
@@ -28,6 +32,8 @@ from .errors import (
 )
 
 MAX_ACTIVE_TOKENS = 2
+TOKEN_REVOKED = "Access token revoked successfully"
+TOKEN_ID_MAC_BYTES = 8  # the second half of an accessTokenId's 16 UUID bytes
 TOKEN_SCOPE = "drivers:read drivers:write configurations:read"
 RATE_WINDOW_S = 60.0
 PUBLIC_TOKEN_FIELDS = (
@@ -77,6 +83,7 @@ class OAuthMixin:
     token_ttl_s: float
     rate_per_minute: int
     tokens: dict[str, dict[str, Any]]
+    token_id_key: bytes  # signs accessTokenIds; in memory only, never dumped or answered
     _calls: dict[str, list[float]]
 
     def now_ms(self) -> int:
@@ -104,9 +111,19 @@ class OAuthMixin:
             if t["client_id"] == client_id and not t["revoked"] and t["expiresOn"] > now
         ]
 
+    def purge_tokens(self) -> None:
+        """Forget every expired or revoked token: none is listed, counted or accepted any
+        more, and revoking one by id answers the same without it (:meth:`revoke_by_id`)."""
+        now = self.now_ms()
+        dead = [key for key, t in self.tokens.items() if t["revoked"] or t["expiresOn"] <= now]
+        for key in dead:
+            del self.tokens[key]
+
     def issue_token(self, client: dict[str, Any]) -> dict[str, Any]:
-        """A new access token; at most two active per client (400 TOKEN_LIMIT after)."""
+        """A new access token; at most two active per client (400 TOKEN_LIMIT after). Dead
+        tokens are purged first: the table only grows here, so it stays bounded."""
         client_id = str(client.get("client_id"))
+        self.purge_tokens()
         if len(self._active_tokens(client_id)) >= MAX_ACTIVE_TOKENS:
             raise bad_request(
                 f"At most {MAX_ACTIVE_TOKENS} active access tokens are allowed per API key; "
@@ -119,7 +136,7 @@ class OAuthMixin:
             "tokenType": "Bearer",
             "expiresOn": now + int(self.token_ttl_s * 1000),
             "scope": TOKEN_SCOPE,
-            "accessTokenId": str(uuid.uuid4()),
+            "accessTokenId": self._new_token_id(client_id),
             "createdOn": now,
             "client_id": client_id,
             "revoked": False,
@@ -151,14 +168,41 @@ class OAuthMixin:
         """Revoke a token."""
         token["revoked"] = True
         self.touch()
-        return {"message": "Access token revoked successfully"}
+        return {"message": TOKEN_REVOKED}
 
     def revoke_by_id(self, client: dict[str, Any], token_id: str) -> dict[str, str]:
-        """Revoke one of the client's tokens by its id; 404 for an unknown id."""
+        """Revoke one of the client's tokens by its id; 404 for an unknown id or another
+        client's. A token already purged (it had expired or been revoked) answers as a
+        revoked one does: its id still carries the MAC of this client."""
+        client_id = str(client.get("client_id"))
         for token in self.tokens.values():
-            if token["accessTokenId"] == token_id and token["client_id"] == client.get("client_id"):
+            if token["accessTokenId"] == token_id and token["client_id"] == client_id:
                 return self.revoke(token)
+        if self._issued_to(client_id, token_id):
+            return {"message": TOKEN_REVOKED}
         raise not_found("Access token not found", "TOKEN_NOT_FOUND")
+
+    def _new_token_id(self, client_id: str) -> str:
+        """A UUID (version 4): eight random bytes, then a MAC of them and the client id."""
+        head = uuid.uuid4().bytes[:TOKEN_ID_MAC_BYTES]
+        return str(uuid.UUID(bytes=head + self._token_id_mac(client_id, head), version=4))
+
+    def _issued_to(self, client_id: str, token_id: str) -> bool:
+        """Whether ``token_id`` is, character for character, an id issued to the client."""
+        if not token_id.isascii():
+            return False
+        try:
+            head = uuid.UUID(token_id).bytes[:TOKEN_ID_MAC_BYTES]
+        except ValueError:
+            return False
+        mac = self._token_id_mac(client_id, head)
+        expected = str(uuid.UUID(bytes=head + mac, version=4))
+        return hmac.compare_digest(expected.encode(), token_id.encode())
+
+    def _token_id_mac(self, client_id: str, head: bytes) -> bytes:
+        message = client_id.encode("utf-8", "surrogatepass") + b"\x00" + head
+        digest = hmac.new(self.token_id_key, message, hashlib.sha256).digest()
+        return digest[:TOKEN_ID_MAC_BYTES]
 
     def client_of(self, token: dict[str, Any]) -> dict[str, Any]:
         """The API client a token was issued to."""

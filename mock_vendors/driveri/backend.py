@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import secrets
 from typing import Any
 
 from mock_vendors._common.clock import VirtualClock
@@ -43,6 +44,7 @@ class DriveriBackend(OAuthMixin, Drivers, StateBackend):
             }
         )
         self.tokens = {}
+        self.token_id_key = secrets.token_bytes(32)
         self._calls = {}
         self.restored()
 

@@ -18,7 +18,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from .errors import invalid
-from .wire import BLANKS, WIRE_TIME_EXAMPLE, canonical_code, format_time, parse_wire_time
+from .wire import BLANKS, NUL, WIRE_TIME_EXAMPLE, canonical_code, format_time, parse_wire_time
 
 UNITS = ("mi", "km")
 STATUSES = ("New", "In Progress", "Completed", "No Correction Needed")
@@ -61,11 +61,13 @@ class LaravelField(fields.Field):
 
 
 class Text(LaravelField):
-    """A JSON string of at most ``max_length`` characters."""
+    """A JSON string of at most ``max_length`` characters, without a NUL character (refused
+    as Laravel's ``not_regex`` rule words it)."""
 
     default_error_messages = {
         "invalid": "The {attr} field must be a string.",
         "too_long": "The {attr} field must not be greater than {max} characters.",
+        "nul": "The {attr} field format is invalid.",
     }
 
     def __init__(self, *, max_length: int = TEXT_MAX, **kwargs: Any) -> None:
@@ -79,6 +81,8 @@ class Text(LaravelField):
         # the contract's maxLength says exactly what is accepted.
         if len(value) > self.max_length:
             raise self.make_error("too_long", max=self.max_length)
+        if NUL in value:
+            raise self.make_error("nul")
         # Laravel's TrimStrings and ConvertEmptyStringsToNull: a blank string is null.
         value = value.strip(BLANKS)
         if not value:

@@ -26,7 +26,11 @@ WIRE_TIME_RE = re.compile(WIRE_TIME_PATTERN, re.ASCII)
 # Python agree on; the contract says "not blank" with the same class (NOT_BLANK_PATTERN).
 BLANKS = " \t\n\r\f\v"
 BLANK_RUN_RE = re.compile(f"[{re.escape(BLANKS)}]+")
-NOT_BLANK_PATTERN = r"[^ \t\n\r\f\v]"
+# Text never holds a NUL character (a 422): every text property of the contract carries
+# NO_NUL_PATTERN, or NOT_BLANK_PATTERN where a blank value is refused too.
+NUL = "\x00"
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^ \t\n\r\f\v\u0000][^\u0000]*$"
 MAX_ID_DIGITS = 18
 
 

@@ -26,6 +26,7 @@ from helpers import make_stack_app
 from mock_vendors.whiparound.routes import API_PREFIX, INTEGRATION_ONLY
 from mock_vendors.whiparound.routes import OPERATIONS as ROUTE_TABLE
 from mock_vendors.whiparound.schemas import MAX_ID
+from mock_vendors.whiparound.wire import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from mock_vendors.wsgi import StackApp
 
 CONTRACT_PATH = contracts.contract_path("whiparound")
@@ -200,6 +201,40 @@ def test_links_chain_asset_create_read_patch_delete_and_defect_create_patch() ->
     assert "deleteAsset" in links("/assets/{id}", "patch", "200")
     assert "updateDefect" in links("/defects", "post", "201")
     assert "updateDefect" in links("/assets/{idOrVin}/dtc-defects", "post", "201")
+
+
+INPUT_SCHEMAS = ("AssetInput", "AssetPatch", "DefectInput", "DefectPatch", "DtcReportInput")
+NOT_BLANK_TEXT = {
+    "AssetInput.name", "AssetPatch.name", "DefectInput.name", "DefectPatch.name",
+    "DtcReportInput.code",
+}  # fmt: skip
+
+
+def test_every_free_text_property_of_a_request_body_refuses_a_nul() -> None:
+    schemas = CONTRACT["components"]["schemas"]
+    patterns = {
+        f"{name}.{key}": prop.get("pattern")
+        for name in INPUT_SCHEMAS
+        for key, prop in schemas[name]["properties"].items()
+        if prop.get("type") == "string" and "enum" not in prop and not key.endswith("_at")
+    }
+    assert len(patterns) == 17
+    assert patterns == {
+        key: NOT_BLANK_PATTERN if key in NOT_BLANK_TEXT else NO_NUL_PATTERN for key in patterns
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "any_text", "not_blank"),
+    [("", True, False), (" \t\n", True, False), ("Van", True, True), (" a ", True, True),
+     ("\x00", False, False), (" \x00 ", False, False), ("Va\x00n", False, False)],
+    ids=repr,
+)  # fmt: skip
+def test_the_text_patterns_accept_what_the_emulator_accepts(
+    text: str, any_text: bool, not_blank: bool
+) -> None:
+    assert (re.search(NO_NUL_PATTERN, text) is not None) is any_text
+    assert (re.search(NOT_BLANK_PATTERN, text) is not None) is not_blank
 
 
 # -- known-good requests, one per operation ------------------------------------------------
