@@ -34,3 +34,33 @@ def assert_error(response: TestResponse, code: int, *fragments: str) -> dict[str
     for fragment in fragments:
         assert fragment in error["message"]
     return error
+
+
+def post(client: Client, vendor: str, path: str, token: str | None = None, **params: Any):
+    """POST ``/<vendor>/v2/<path>`` with a form-encoded body and no query string."""
+    if token is not None:
+        params.setdefault("session_token", token)
+    return client.post(f"/{vendor}/v2/{path}", data={k: str(v) for k, v in params.items()})
+
+
+def ok(response: TestResponse) -> Any:
+    """The ``data`` of a successful answer."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["head"]["status"] == "OK"
+    return response.json["data"]
+
+
+def backend_of(app: Any, vendor: str) -> Any:
+    """The live backend of a vendor in a stack app (for state the API does not show)."""
+    return app.vendors[vendor].extensions["fleetsim"].backend
+
+
+def role_row(users: dict[str, dict[str, Any]], role: str) -> dict[str, Any]:
+    """The credential row of the ``master``, ``dispatch`` (all vehicles) or ``restricted``
+    user among ``creds(vendor)``."""
+    rows = list(users.values())
+    if role == "master":
+        return next(u for u in rows if u["master"])
+    if role == "dispatch":
+        return next(u for u in rows if not u["master"] and "ALL VEHICLES" in u["vehicle_groups"])
+    return next(u for u in rows if "ALL VEHICLES" not in u["vehicle_groups"])

@@ -12,6 +12,7 @@ from mock_vendors._common.stack import Stack
 from .backend import GpsInsightBackend
 from .envelope import render_error
 from .routes import register_routes
+from .strict_request import StrictRequest
 
 
 @dataclass(frozen=True)
@@ -51,5 +52,6 @@ def create_app(stack: Stack | None = None, brand: Brand = GPS_INSIGHT) -> Flask:
         expire_session=_expire_session,  # type: ignore[arg-type]
     )
     app = create_vendor_app(spec, stack)
+    app.request_class = StrictRequest  # a query or form that is not UTF-8 is a 400
     app.config["FLEETSIM_BRAND"] = brand.name
     return app

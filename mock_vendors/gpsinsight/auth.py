@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import FORBIDDEN_LOGIN, forbidden, not_found, too_many_requests
+from .errors import FORBIDDEN_LOGIN, FORBIDDEN_OTHER_USER, forbidden, not_found, too_many_requests
 
 if TYPE_CHECKING:
     from .backend import BackendCore as _Core
@@ -74,9 +74,17 @@ class AuthService(_Core):
                 self.sessions.pop(token, None)
 
     def login(
-        self, *, username: str, app_token: str | None, password: str | None
+        self,
+        *,
+        username: str,
+        app_token: str | None,
+        password: str | None,
+        user_context: str | None,
     ) -> dict[str, str]:
-        """``userauth/login``: username with an App Token or a password -> session token."""
+        """``userauth/login``: username with an App Token or a password -> session token.
+
+        ``user_context`` names the user the session acts as (``head.context``): the Master
+        User may name any user of the account, anyone else only itself."""
         user = self.state["users"].get(username)
         app = self.state["apps"].get(app_token) if app_token is not None else None
         if app_token is not None:
@@ -92,17 +100,39 @@ class AuthService(_Core):
             )
         if not ok:
             raise forbidden(FORBIDDEN_LOGIN)
+        context = username
+        if user_context is not None and user_context != username:
+            if not user.get("master"):  # type: ignore[union-attr]
+                raise forbidden(FORBIDDEN_OTHER_USER)
+            if not isinstance(self.state["users"].get(user_context), dict):
+                raise forbidden(FORBIDDEN_LOGIN)
+            context = user_context
         now = self.now()
         self.charge_quota(username, now)
+        self.purge_sessions(now)
         token = secrets.token_hex(16)
         self.sessions[token] = {
-            "username": username,
+            "username": context,
             "app_id": app.get("id") if app else None,
             "started_at": now,
             "expires_at": now + self.session_ttl_s,
             "request_count": 1,
         }
+        self.session_expiry.append((now + self.session_ttl_s, token))
         return {"token": token}
+
+    def purge_sessions(self, now: float) -> None:
+        """Forget the sessions that have expired: amortised O(1) per login, so memory stays
+        bounded by the logins of one session lifetime however long the emulator runs.
+
+        Sessions expire in login order (one lifetime for all), so the queue's head is the
+        next to go; one that ended early (logout, rotation) is simply gone already."""
+        queue = self.session_expiry
+        while queue and queue[0][0] <= now:
+            _, token = queue.popleft()
+            session = self.sessions.get(token)
+            if session is not None and session["expires_at"] <= now:
+                del self.sessions[token]
 
     def logout(self, token: str | None) -> str:
         """``userauth/logout``: end the session (the dispatcher has authenticated it)."""
@@ -152,19 +182,25 @@ class AuthService(_Core):
         new_app_token: bool | None,
         app_name: str | None,
         description: str | None,
+        username: str | None,
     ) -> list[dict[str, str]]:
-        """``apiapp/update``: (de)activate, rotate, rename. Sessions made from a deactivated or
-        rotated token end at once."""
+        """``apiapp/update``: (de)activate, rotate, rename, give to another user (Master
+        User only). Sessions made from a deactivated, rotated or reassigned token end at
+        once."""
         token = app_token
         app = self.state["apps"].get(token)
         if not isinstance(app, dict) or not (
             user.get("master") or app.get("username") == user.get("username")
         ):
             raise not_found("App token not found")
+        owner = None if username is None else self.acting_user(user, username)
         for key, value in (("app_name", app_name), ("description", description)):
             if value is not None:
                 app[key] = value
         ended = False
+        if owner is not None and owner.get("username") != app.get("username"):
+            app["username"] = owner.get("username")
+            ended = True
         if active is not None:
             ended = bool(app.get("active")) and not active
             app["active"] = active

@@ -3,13 +3,15 @@
 The state is one JSON-native dict, so a dump is the state itself and a restore takes an edited
 dump verbatim. Sessions are kept beside it, never in a dump: they are secrets and short-lived.
 :class:`BackendCore` holds the state and who may see what; each of the platform's services is
-a mixin module (``auth``, ``vehicles``, ``users``) composed into :class:`GpsInsightBackend`.
+a mixin module (``auth``, ``vehicles``, ``trips``, ``users``, ``groups``, ``vin``) composed
+into :class:`GpsInsightBackend`.
 A new service is a new mixin module, its schemas and its rows in ``routes.OPERATIONS``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import deque
 from typing import Any
 
 from fixtures.world import ALL_VEHICLES
@@ -18,9 +20,14 @@ from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.state import StateBackend
 
 from .auth import AuthService
-from .errors import FORBIDDEN_OTHER_USER, forbidden, invalid, not_found
+from .errors import FORBIDDEN_OTHER_USER, forbidden, not_found
+from .groups import GroupService
+from .trips import TripService
 from .users import UserService
 from .vehicles import VehicleService
+from .vin import VinService
+
+GROUP_ID_BASE = 1_012_000
 
 
 class BackendCore(StateBackend):
@@ -44,6 +51,8 @@ class BackendCore(StateBackend):
         self.daily_quota = daily_quota
         super().__init__(_initial_state(copy.deepcopy(world)))
         self.sessions: dict[str, dict[str, Any]] = {}
+        # (expires_at, token) in login order: what the purge at each login walks (auth.py).
+        self.session_expiry: deque[tuple[float, str]] = deque()
         self._derived = VersionedCache()  # indexes over the state, rebuilt per version
 
     # -- control plane -------------------------------------------------------------------
@@ -83,8 +92,12 @@ class BackendCore(StateBackend):
         return str(self.state["account"].get("timezone") or "America/Phoenix")
 
     def heartbeat(self) -> str:
-        """``heartbeat/beat``: alive; needs no session."""
-        return "OK"
+        """``heartbeat/beat``: alive; needs no session (the documentation's ``"beat"``)."""
+        return "beat"
+
+    def heartbeat_repeat(self, user: dict[str, Any], *, word: str) -> str:
+        """``heartbeat/repeat``: the word, parroted back; needs no session."""
+        return word
 
     # -- visibility ----------------------------------------------------------------------
 
@@ -110,18 +123,18 @@ class BackendCore(StateBackend):
         return self._derived.get(self.version, ("visible", user.get("username")), build)
 
     def resolve_vehicle(self, user: dict[str, Any], ref: str) -> dict[str, Any]:
-        """A ``vehicle`` parameter: id, VIN, serial, label, then a unique partial label."""
+        """A ``vehicle`` parameter, as the client documents it: the first visible vehicle to
+        match by id, then VIN, serial, label, then partial label (letter case ignored)."""
         wanted = ref.strip().lower()
         fleet = self.visible_vehicles(user)
-        for key in ("id", "vin", "serial_number", "label"):
+        if wanted:
+            for key in ("id", "vin", "serial_number", "label"):
+                for v in fleet:
+                    if str(v.get(key) or "").lower() == wanted:
+                        return v
             for v in fleet:
-                if str(v.get(key) or "").lower() == wanted and wanted:
+                if wanted in str(v.get("label") or "").lower():
                     return v
-        partial = [v for v in fleet if wanted and wanted in str(v.get("label") or "").lower()]
-        if len(partial) == 1:
-            return partial[0]
-        if len(partial) > 1:
-            raise invalid("vehicle", f"'{ref}' matches several vehicles")
         raise not_found("Vehicle not found")
 
     def fleet_or_vehicle(self, user: dict[str, Any], ref: str | None) -> list[dict[str, Any]]:
@@ -140,6 +153,68 @@ class BackendCore(StateBackend):
         if not isinstance(other, dict):
             raise not_found("User not found")
         return other
+
+    def group_ids(self) -> dict[str, int]:
+        """Every group's numeric id: ``ALL VEHICLES`` first, then the account's groups in
+        order, counting up from :data:`GROUP_ID_BASE` [assumed: the world has no ids]."""
+        return self._derived.get(
+            self.version,
+            ("group_ids",),
+            lambda: {
+                name: GROUP_ID_BASE + n
+                for n, name in enumerate(dict.fromkeys([ALL_VEHICLES, *self.state["groups"]]))
+            },
+        )
+
+    def resolve_group(self, user: dict[str, Any], ref: str) -> str:
+        """A vehicle group parameter: the first visible group to match by id, then name,
+        then partial name (letter case ignored); 404 for anything the user cannot see."""
+        wanted = ref.strip().lower()
+        names = self.visible_groups(user)
+        if wanted:
+            ids = self.group_ids()
+            for test in (
+                lambda name: str(ids.get(name)) == wanted,
+                lambda name: name.lower() == wanted,
+                lambda name: wanted in name.lower(),
+            ):
+                for name in names:
+                    if test(name):
+                        return name
+        raise not_found("Vehicle group not found")
+
+    def group_vehicles(self, user: dict[str, Any], name: str) -> list[dict[str, Any]]:
+        """The vehicles of a visible group the user sees, in fleet order."""
+        fleet = self.visible_vehicles(user)
+        if name == ALL_VEHICLES:
+            return fleet
+        ids = {str(i) for i in self.state["groups"].get(name) or []}
+        return [v for v in fleet if str(v.get("id")) in ids]
+
+    def vehicle_groups_of(self, user: dict[str, Any], v: dict[str, Any]) -> list[str]:
+        """The visible groups a vehicle belongs to (``ALL VEHICLES`` for users who see it)."""
+        vid = str(v.get("id"))
+        return [
+            name
+            for name in self.visible_groups(user)
+            if name == ALL_VEHICLES or vid in {str(i) for i in self.state["groups"].get(name) or []}
+        ]
+
+    def group_row(self, user: dict[str, Any], name: str) -> dict[str, Any]:
+        """A group as the platform lists it: id, label and how many vehicles the user sees
+        in it (``name`` repeats the label, the emulator's older field)."""
+        return {
+            "group_id": self.group_ids()[name],
+            "label": name,
+            "name": name,
+            "vehicle_count": len(self.group_vehicles(user, name)),
+        }
+
+    def users_seen_by(self, user: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every user of the account for the Master User; only the caller otherwise."""
+        if not user.get("master"):
+            return [user]
+        return [u for u in self.state["users"].values() if isinstance(u, dict)]
 
     def driver_of(self, v: dict[str, Any]) -> dict[str, Any]:
         """The vehicle's current driver record, ``{}`` when it has none (or a deleted one)."""
@@ -164,7 +239,9 @@ class BackendCore(StateBackend):
         )
 
 
-class GpsInsightBackend(AuthService, VehicleService, UserService, BackendCore):
+class GpsInsightBackend(
+    AuthService, GroupService, VehicleService, TripService, UserService, VinService, BackendCore
+):
     """One GPS Insight-platform vendor (GPS Insight or Wex): its accounts and behaviour."""
 
 

@@ -44,6 +44,12 @@ def not_found(message: str) -> VendorError:
     return VendorError(404, message)
 
 
+def not_emulated(method: str) -> VendorError:
+    """501 for a method of the platform's API (``catalogue.py``) the emulator does not serve,
+    told apart from a name that is no method at all (404)."""
+    return VendorError(501, f"Method not emulated: {method}")
+
+
 def too_many_requests(retry_after: float) -> VendorError:
     """429 once the rolling 24-hour quota is spent."""
     return VendorError(429, TOO_MANY_REQUESTS, retry_after=retry_after)

@@ -39,6 +39,35 @@ def engine_hours_between(vehicle: dict[str, Any], start: float, end: float) -> f
     return max(0.0, driving_seconds(vehicle, end) - driving_seconds(vehicle, start)) / 3600
 
 
+def lifetime_engine_hours(vehicle: dict[str, Any], ts: float) -> float:
+    """Engine hours over the vehicle's life at ``ts``: its base reading plus the hours run
+    since the base was taken (``runtime_base_at``, else the odometer's base time)."""
+    base_at = vehicle.get("runtime_base_at")
+    if base_at is None:
+        base_at = vehicle.get("odometer_base_at")
+    return num(vehicle.get("runtime_base_hours")) + engine_hours_between(vehicle, num(base_at), ts)
+
+
+def drives(vehicle: dict[str, Any], start: float, end: float) -> Iterator[tuple[float, float]]:
+    """Every drive period (ignition on to ignition off, ``DRIVE_S`` long) that begins in
+    ``[start, end)``, as (begin, end) in time order: the trips of the duty cycle."""
+    phase = _phase(vehicle)
+    t = phase + math.ceil((start - phase) / CYCLE_S) * CYCLE_S
+    while t < end:
+        yield t, t + DRIVE_S
+        t += CYCLE_S
+
+
+def in_service_since(vehicle: dict[str, Any]) -> float:
+    """When the vehicle's lifetime engine hours would have started at its duty cycle: the
+    base reading's time less the wall time it takes to run that many hours."""
+    base_at = vehicle.get("runtime_base_at")
+    if base_at is None:
+        base_at = vehicle.get("odometer_base_at")
+    hours = max(num(vehicle.get("runtime_base_hours")), 0.0)
+    return num(base_at) - hours * 3600 * CYCLE_S / DRIVE_S
+
+
 def latest_fix_time(vehicle: dict[str, Any], ts: float) -> float:
     """The time of the newest fix at or before ``ts``: on the minute while driving, else the
     ignition-off report at the end of the last drive."""

@@ -22,10 +22,14 @@ from mock_vendors._common.routing import Operation, cached_json, vendor_view
 from . import envelope, motion
 from . import schemas as s
 from .backend import GpsInsightBackend as Backend
-from .errors import bad_request, invalid, not_found
+from .catalogue import METHODS, is_catalogued
+from .errors import bad_request, invalid, not_emulated, not_found
+from .methods import describe, served_services
+from .params import NUL_RULE
 
 LOGIN, LOGOUT, HEARTBEAT = "userauth/login", "userauth/logout", "heartbeat/beat"
-SESSIONLESS = frozenset({LOGIN, HEARTBEAT})
+REPEAT = "heartbeat/repeat"
+SESSIONLESS = frozenset({LOGIN, HEARTBEAT, REPEAT})
 """The methods that need no session; every other one answers 403 without a live one."""
 SESSION = (200, 400, 403, 429)
 SESSION_404 = (200, 400, 403, 404, 429)
@@ -83,10 +87,16 @@ def _run(
     token: str | None,
     values: dict[str, str],
 ) -> Response:
-    if head.tag is not None and len(head.tag) > envelope.MAX_REFERENCE_TAG:
-        raise invalid("reference_tag", f"at most {envelope.MAX_REFERENCE_TAG} characters")
+    if head.tag is not None:
+        if "\x00" in head.tag:
+            head.tag = None  # never echoed back
+            raise invalid("reference_tag", NUL_RULE)
+        if len(head.tag) > envelope.MAX_REFERENCE_TAG:
+            raise invalid("reference_tag", f"at most {envelope.MAX_REFERENCE_TAG} characters")
     op = _BY_METHOD.get(head.method) if fmt != "?" else None
     if op is None:
+        if fmt != "?" and is_catalogued(head.method):
+            raise not_emulated(head.method)
         raise not_found(f"Method not found: {head.method}")
     if fmt not in (None, "json"):
         raise bad_request(f"Unsupported format: {fmt} (only json is served)")
@@ -110,42 +120,66 @@ def _answer(method: Callable[..., Any]) -> MethodView:
     def view(backend: Backend, call: Call) -> Response:
         return envelope.ok(call.head, method(backend, call.user, **call.args))
 
-    view.__name__ = method.__name__
+    view.__name__, view.__doc__ = method.__name__, method.__doc__  # the doc: its notes
     return view
 
 
 def _login(backend: Backend, call: Call) -> Response:
+    """``userauth/login``: set up an authorized session from a username and its App Token
+    or password; the answer's token is the session_token of every other call."""
     data = backend.login(**call.args)
     call.head.session = backend.session_of(data["token"])  # the head shows the new session
     return envelope.ok(call.head, data)
 
 
 def _logout(backend: Backend, call: Call) -> Response:
+    """``userauth/logout``: destroy the authorized session."""
     return envelope.ok(call.head, backend.logout(call.token))
 
 
 def _heartbeat(backend: Backend, call: Call) -> Response:
+    """``heartbeat/beat``: the simplest answer, to test the service with; needs no session."""
     return envelope.ok(call.head, backend.heartbeat())
 
 
 def _vehicle_list(backend: Backend, call: Call) -> Response:
-    # With details the odometer moves, so the answer is kept for one fix interval only.
-    details = bool(call.args["details"])
-    bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S) if details else 0
-    key = ("list", call.user.get("username"), call.args["vehicle"], details, bucket)
-    return envelope.ok_json(
-        call.head, cached_json(key, lambda: backend.vehicle_list(call.user, **call.args))
-    )
-
-
-def _vehicle_location(backend: Backend, call: Call) -> Response:
-    # Fixes fall on one shared minute grid (motion.py), so an answer holds for that minute.
-    bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S)
+    """``vehicle/list``: every vehicle the user can see (or one, or one group's), with the
+    detail columns asked for."""
+    # With the odometer column the answer moves, so it is kept for one fix interval only.
     args = call.args
-    key = ("location", call.user.get("username"), args["vehicle"], args["last_exec_time"], bucket)
+    moving = "odometer" in (args["detail"] or ())
+    bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S) if moving else 0
+    key = ("list", call.user.get("username"), *args.values(), bucket)
     return envelope.ok_json(
-        call.head, cached_json(key, lambda: backend.vehicle_location(call.user, **args))
+        call.head, cached_json(key, lambda: backend.vehicle_list(call.user, **args))
     )
+
+
+def _located(method: Callable[..., Any]) -> MethodView:
+    """A location view: fixes fall on one shared minute grid (motion.py), so an answer holds
+    for that minute and is cached for it."""
+
+    def view(backend: Backend, call: Call) -> Response:
+        bucket = math.floor(backend.now() / motion.FIX_INTERVAL_S)
+        args = call.args
+        key = (method.__name__, call.user.get("username"), *args.values(), bucket)
+        return envelope.ok_json(
+            call.head, cached_json(key, lambda: method(backend, call.user, **args))
+        )
+
+    view.__name__, view.__doc__ = method.__name__, method.__doc__  # the doc: its notes
+    return view
+
+
+def _methods(service: str) -> MethodView:
+    """``{service}/methods``: the service's served methods, generated from ``OPERATIONS``."""
+
+    def view(backend: Backend, call: Call) -> Response:
+        return envelope.ok(call.head, describe(OPERATIONS, service))
+
+    view.__name__ = f"{service}_methods"
+    view.__doc__ = f"``{service}/methods``: the methods of the {service} service."
+    return view
 
 
 def _op(
@@ -162,13 +196,14 @@ def _op(
 
 
 NO_PARAMETERS = s.NoParameters()
-OPERATIONS: tuple[Operation, ...] = (
+SERVED: tuple[Operation, ...] = (
     _op(LOGIN, _login, s.Login(), (200, 400, 403, 429)),
     _op(LOGOUT, _logout, NO_PARAMETERS, SESSION),
     _op(HEARTBEAT, _heartbeat, NO_PARAMETERS, (200, 400)),
+    _op(REPEAT, _answer(Backend.heartbeat_repeat), s.Repeat(), (200, 400)),
     _op("vehicle/list", _vehicle_list, s.VehicleList(), SESSION_404),
     _op("vehicle/read", _answer(Backend.vehicle_read), s.OneVehicle(), SESSION_404),
-    _op("vehicle/location", _vehicle_location, s.VehicleLocation(), SESSION_404),
+    _op("vehicle/location", _located(Backend.vehicle_location), s.VehicleLocation(), SESSION_404),
     _op("vehicle/history", _answer(Backend.vehicle_history), s.VehicleHistory(), SESSION_404),
     _op("vehicle/runtime", _answer(Backend.vehicle_runtime), s.VehicleWindow(), SESSION_404),
     _op("vehicle/dtc", _answer(Backend.vehicle_dtc), s.VehicleWindow(), SESSION_404),
@@ -179,20 +214,71 @@ OPERATIONS: tuple[Operation, ...] = (
         s.VehicleOdometer(),
         SESSION_404,
     ),
+    _op("vehicle/getdriver", _answer(Backend.vehicle_getdriver), s.OneVehicle(), SESSION_404),
+    _op(
+        "vehicle/listvehiclegroups",
+        _answer(Backend.vehicle_listvehiclegroups),
+        s.OneVehicle(),
+        SESSION_404,
+    ),
+    _op(
+        "vehicle/lifetimeutilization",
+        _answer(Backend.vehicle_lifetimeutilization),
+        s.FleetOrVehicle(),
+        SESSION_404,
+    ),
+    _op("vehicle/distance", _answer(Backend.vehicle_distance), s.VehicleWindow(), SESSION_404),
+    _op("vehicle/trips", _answer(Backend.vehicle_trips), s.Trips(), SESSION_404),
     _op("diagnostic/list", _answer(Backend.diagnostic_list), s.FleetOrVehicle(), SESSION_404),
     _op("user/list", _answer(Backend.user_list), NO_PARAMETERS, SESSION),
+    _op("user/listusers", _answer(Backend.user_listusers), NO_PARAMETERS, SESSION),
+    _op("user/read", _answer(Backend.user_read), s.ActingUser(), SESSION_404),
     _op("user/listvehicles", _answer(Backend.user_listvehicles), s.ActingUser(), SESSION_404),
+    _op(
+        "user/listvehiclegroups",
+        _answer(Backend.user_listvehiclegroups),
+        s.ActingUser(),
+        SESSION_404,
+    ),
     _op("user/update", _answer(Backend.user_update), s.UserUpdate(), SESSION_404),
-    _op("vehiclegroup/list", _answer(Backend.vehiclegroup_list), NO_PARAMETERS, SESSION),
+    _op("vehiclegroup/list", _answer(Backend.vehiclegroup_list), s.GroupList(), SESSION_404),
+    _op("vehiclegroup/read", _answer(Backend.vehiclegroup_read), s.GroupVehicles(), SESSION_404),
     _op(
         "vehiclegroup/listvehicles",
         _answer(Backend.vehiclegroup_listvehicles),
         s.GroupVehicles(),
         SESSION_404,
     ),
+    _op(
+        "vehiclegroup/listmembers",
+        _answer(Backend.vehiclegroup_listmembers),
+        s.GroupVehicles(),
+        SESSION_404,
+    ),
+    _op(
+        "vehiclegroup/listusers",
+        _answer(Backend.vehiclegroup_listusers),
+        s.GroupVehicles(),
+        SESSION_404,
+    ),
+    _op(
+        "vehiclegroup/location",
+        _located(Backend.vehiclegroup_location),
+        s.GroupLocation(),
+        SESSION_404,
+    ),
+    _op("vehiclegroup/dtc", _answer(Backend.vehiclegroup_dtc), s.GroupSpan(), SESSION_404),
+    _op(
+        "vehiclegroup/runtime", _answer(Backend.vehiclegroup_runtime), s.GroupWindow(), SESSION_404
+    ),
+    _op("vin/decode", _answer(Backend.vin_decode), s.VinDecode(), SESSION),
     _op("apiapp/create", _answer(Backend.apiapp_create), s.AppCreate(), SESSION_404),
     _op("apiapp/list", _answer(Backend.apiapp_list), NO_PARAMETERS, SESSION),
     _op("apiapp/update", _answer(Backend.apiapp_update), s.AppUpdate(), SESSION_404),
+)
+OPERATIONS: tuple[Operation, ...] = SERVED + tuple(
+    _op(f"{service}/{METHODS}", _methods(service), NO_PARAMETERS, SESSION)
+    for service in served_services(SERVED)
 )
 """Every method of the platform: the dispatcher's table and the contract's drift check."""
 

@@ -17,6 +17,15 @@ STREETS = (
 )  # fmt: skip
 
 
+IDENTITY_COLUMNS = ("id", "vin", "label", "serial_number")
+"""The four fields that name a vehicle, first in every vehicle row."""
+DETAIL_COLUMNS = (
+    "make", "model", "model_year", "odometer", "license_state", "license_number", "ref_id",
+    "fuel_type", "country",
+)  # fmt: skip
+"""The columns ``vehicle/list`` adds on request (``detail``), in the order it sends them."""
+
+
 def identity(v: dict[str, Any]) -> dict[str, Any]:
     """The four fields that name a vehicle, first in every vehicle row."""
     return {
@@ -27,23 +36,14 @@ def identity(v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def vehicle_row(v: dict[str, Any], details: bool, now: float) -> dict[str, Any]:
-    """A ``vehicle/list`` row; ``details`` adds make, model, odometer at ``now`` and more."""
+def vehicle_row(v: dict[str, Any], columns: tuple[str, ...], now: float) -> dict[str, Any]:
+    """A ``vehicle/list`` row with the detail ``columns`` asked for (odometer at ``now``)."""
     row = identity(v)
-    if details:
-        row.update(
-            {
-                "make": v.get("make"),
-                "model": v.get("model"),
-                "model_year": v.get("model_year"),
-                "odometer": round(motion.odometer_at(v, now), 1),
-                "license_state": v.get("license_state"),
-                "license_number": v.get("license_number"),
-                "ref_id": v.get("ref_id"),
-                "fuel_type": v.get("fuel_type"),
-                "country": v.get("country"),
-            }
-        )
+    for column in columns:
+        if column == "odometer":
+            row["odometer"] = round(motion.odometer_at(v, now), 1)
+        else:
+            row[column] = v.get(column)
     return row
 
 

@@ -1,208 +1,71 @@
 """Every API method's parameters as a marshmallow schema, worded as GPS Insight words errors.
 
-Parameters are strings on the wire (query string or form); a blank one counts as absent
-unless a field says otherwise, and unknown ones are ignored. When several parameters are
-bad, the one reported is the first in the schema's field order, which is the order the
-platform checks them in. ``session_token`` and ``reference_tag`` belong to every call and
-are read by the RPC dispatcher (routes.py), not here.
+Parameter names are the official PHP client's (its docblocks, generated from the live API's
+``{service}/methods``); a name the emulator used before is kept as an alias. Field order is
+the order the platform checks them in: when several parameters are bad, the first is the one
+reported. Each field's ``description`` is what ``{service}/methods`` answers for it.
+``session_token`` and ``reference_tag`` belong to every call and are read by the RPC
+dispatcher (routes.py), not here. The field types and ``load()`` live in ``params``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import marshmallow
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
-from marshmallow.exceptions import SCHEMA
+from marshmallow import ValidationError, post_load, validates_schema
 
-from .errors import DATE_RULE, bad_request, invalid, missing, missing_text
-from .timefmt import DateArg, parse_mst, read_date
+from .errors import missing_text
+from .params import (
+    MAX_TEXT,
+    Columns,
+    Date,
+    ExecTime,
+    Flag,
+    Integer,
+    NoParameters,
+    Number,
+    Param,
+    load,
+)
+from .rows import DETAIL_COLUMNS, IDENTITY_COLUMNS
 
-MAX_TEXT = 128
+__all__ = ["NoParameters", "load"]  # the base schema and load() live in params, used from here
+
 NOTHING_TO_UPDATE = missing_text("a field to update")
-REQUIRED = "required"  # a field's message for "absent"; load() words it as the platform does
+VEHICLE = "Vehicle id, vin, serial_number, name or partial name (first to match)"
+VEHICLE_OPTIONAL = f"{VEHICLE}, optional: every visible vehicle"
+GROUP = "vehicle group name, group_id, or partial group name"
+DATE = "return data for this date (optional)"
+START = "start of a date span (optional)"
+END = "end date for a date span (optional)"
 
 
-class Param(fields.Field):
-    """A parameter as text. ``blank_is_value`` keeps an empty string as a value (a field
-    set to blank) instead of reading it as absent.
+class TimeZone(Param):
+    """An IANA time zone name the host knows (US/Arizona, America/Phoenix, UTC...)."""
 
-    A field's error messages are the rule the value broke; :func:`load` names the parameter.
-    """
+    default_error_messages = {"unknown": "unknown time zone"}
 
-    default_error_messages = {
-        "required": REQUIRED,
-        "too_long": "at most {max_length} characters",
-    }
-
-    def __init__(
-        self,
-        *,
-        required: bool = False,
-        blank_is_value: bool = False,
-        max_length: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if not required:
-            kwargs.setdefault("load_default", None)
-        super().__init__(required=required, **kwargs)
-        self.blank_is_value = blank_is_value
-        self.max_length = max_length
-
-    def deserialize(
-        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
-    ) -> Any:
-        """Blank reads as absent (before the required check), unless it is a value here."""
-        if value == "" and not self.blank_is_value:
-            value = marshmallow.missing
-        return super().deserialize(value, attr, data, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        text = str(value)
-        if self.max_length is not None and len(text) > self.max_length:
-            raise self.make_error("too_long", max_length=self.max_length)
-        return self.read(text)
-
-    def read(self, text: str) -> Any:
-        """The typed value of the text (the text itself for a plain parameter)."""
-        return text
-
-
-class Integer(Param):
-    """A whole number within optional bounds."""
-
-    default_error_messages = {
-        "invalid": "expected an integer",
-        "range": "out of range",
-    }
-
-    def __init__(
-        self, *, minimum: int | None = None, maximum: int | None = None, **kw: Any
-    ) -> None:
-        super().__init__(**kw)
-        self.minimum, self.maximum = minimum, maximum
-
-    def read(self, text: str) -> int:
+    def read(self, text: str) -> str:
         try:
-            value = int(text.strip())
-        except ValueError:
-            raise self.make_error("invalid") from None
-        if (self.minimum is not None and value < self.minimum) or (
-            self.maximum is not None and value > self.maximum
-        ):
-            raise self.make_error("range")
-        return value
+            ZoneInfo(text.strip())
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise self.make_error("unknown") from None
+        return text.strip()
 
 
-class Number(Param):
-    """A finite decimal number, optionally with a minimum."""
-
-    default_error_messages = {
-        "invalid": "expected a number",
-        "minimum": "must be at least {minimum}",
-    }
-
-    def __init__(self, *, minimum: float | None = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.minimum = minimum
-
-    def read(self, text: str) -> float:
-        try:
-            value = float(text.strip())
-        except ValueError:
-            raise self.make_error("invalid") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.make_error("invalid")
-        if self.minimum is not None and value < self.minimum:
-            raise self.make_error("minimum", minimum=self.minimum)
-        return value
-
-
-class Flag(Param):
-    """A 0/1 switch; true/false and yes/no are read too."""
-
-    default_error_messages = {"invalid": "expected 0 or 1"}
-
-    def read(self, text: str) -> bool:
-        lowered = text.strip().lower()
-        if lowered in ("1", "true", "yes"):
-            return True
-        if lowered in ("0", "false", "no"):
-            return False
-        raise self.make_error("invalid")
-
-
-class Date(Param):
-    """A date or date-time in the account's zone, or epoch seconds (see ``timefmt``)."""
-
-    default_error_messages = {"invalid": DATE_RULE}
-
-    def read(self, text: str) -> DateArg:
-        try:
-            return read_date(text)
-        except ValueError:
-            raise self.make_error("invalid") from None
-
-
-class ExecTime(Param):
-    """``last_exec_time``: an ``exec_time`` of an earlier answer (MST) or epoch seconds."""
-
-    default_error_messages = {"invalid": "use the exec_time of an earlier answer"}
-
-    def read(self, text: str) -> float:
-        try:
-            return parse_mst(text)
-        except ValueError:
-            raise self.make_error("invalid") from None
-
-
-class NoParameters(Schema):
-    """A method that takes nothing but the session; the base of every other schema.
-
-    A schema reads its own fields only (unknown parameters are dropped, no hook looks at
-    them), so a call that gives none of them always loads to ``defaults`` (None when such a
-    call is refused: a required parameter, or a rule across fields).
-    """
-
-    class Meta:
-        unknown = EXCLUDE
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.wire_names = frozenset(f.data_key or name for name, f in self.load_fields.items())
-        try:
-            self.defaults: dict[str, Any] | None = self.load({})
-        except ValidationError:
-            self.defaults = None
-
-
-def load(schema: NoParameters, values: Mapping[str, str]) -> dict[str, Any]:
-    """The typed parameters of one call; the first problem found answers 400."""
-    # Most calls give none of the method's parameters (a poll with just its session); they
-    # all load to the same defaults, worked out once when the schema was made.
-    if schema.defaults is not None and schema.wire_names.isdisjoint(values):
-        return dict(schema.defaults)
-    try:
-        return schema.load(values)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        # Errors are keyed by wire name, in field order: the first is the one to report.
-        name, texts = next(iter(exc.messages.items()))  # type: ignore[union-attr]
-        text = str(texts[0])
-        if name == SCHEMA:
-            raise bad_request(text) from None  # a rule across fields, worded in full
-        raise (missing(name) if text == REQUIRED else invalid(name, text)) from None
-
-
-# -- the methods' schemas (field order = the order the platform checks them in) ----------
+# -- sessions and App Tokens -----------------------------------------------------------
 
 
 class Login(NoParameters):
     """``userauth/login``: a username and its App Token or password."""
 
-    username = Param(required=True)
-    app_token = Param()
-    password = Param()
+    username = Param(required=True, description="the user's login name")
+    app_token = Param(description="an App Token of the user (instead of the password)")
+    password = Param(description="the user's password (instead of an App Token)")
+    user_context = Param(
+        description="(optional) username of the account user the session acts as (Master only)"
+    )
 
     @validates_schema
     def _a_secret(self, data: dict[str, Any], **_: Any) -> None:
@@ -210,44 +73,82 @@ class Login(NoParameters):
             raise ValidationError(missing_text("app_token or password"))
 
 
+class AppCreate(NoParameters):
+    """``apiapp/create``: a new App Token for yourself or (Master) another user."""
+
+    app_name = Param(required=True, max_length=MAX_TEXT, description="Identifier for the app token")
+    username = Param(description="(optional) Username to whom the app token will be assigned")
+    description = Param(load_default="", description="Description of the app token")
+
+
+class AppUpdate(NoParameters):
+    """``apiapp/update``: (de)activate, rotate, rename (blank renames to blank), reassign."""
+
+    app_token = Param(required=True, description="the App Token to update")
+    active = Flag(description="1 to activate, 0 to deactivate (optional)")
+    new_app_token = Flag(description="(optional) 1 replaces the token with a new one")
+    app_name = Param(blank_is_value=True, description="(optional)")
+    description = Param(blank_is_value=True, description="(optional)")
+    username = Param(description="(optional) the user the token belongs to (Master only)")
+
+
+# -- vehicles ----------------------------------------------------------------------------
+
+
 class FleetOrVehicle(NoParameters):
     """The visible fleet, or the one vehicle named (id, VIN, serial or label)."""
 
-    vehicle = Param()
+    vehicle = Param(description=VEHICLE_OPTIONAL)
 
 
 class OneVehicle(NoParameters):
     """The one vehicle the method acts on."""
 
-    vehicle = Param(required=True)
+    vehicle = Param(required=True, description=VEHICLE)
 
 
-class VehicleList(NoParameters):
-    """``vehicle/list``."""
+class VehicleList(FleetOrVehicle):
+    """``vehicle/list``: ``detail`` selects detail columns (``details`` is its older name)."""
 
-    details = Flag()
-    vehicle = Param()
+    detail = Columns(
+        columns=DETAIL_COLUMNS,
+        always=IDENTITY_COLUMNS,
+        description="specify individual columns to return (comma-separated) or 1 for all "
+        "(optional)",
+    )
+    details = Columns(columns=DETAIL_COLUMNS, always=IDENTITY_COLUMNS, alias_of="detail")
+    filter_group = Param(description=f"{GROUP}: only its vehicles (optional)")
 
 
 class VehicleLocation(FleetOrVehicle):
     """``vehicle/location``."""
 
-    last_exec_time = ExecTime()
+    last_exec_time = ExecTime(
+        description="return only new vehicle data since last call (MST, optional)"
+    )
+    extended = Flag(
+        no_effect=True, description="show extra information about the vehicle (optional)"
+    )
 
 
 class VehicleWindow(FleetOrVehicle):
     """``vehicle/runtime`` and ``vehicle/dtc``: a time window, today by default (what the
     three dates make together is ``timefmt.window``'s to say: it needs the account's zone)."""
 
-    date = Date()
-    start = Date()
-    end = Date()
+    date = Date(description=DATE)
+    start = Date(description=START)
+    end = Date(description=END)
 
 
 class VehicleHistory(VehicleWindow):
-    """``vehicle/history``: the window of one vehicle."""
+    """``vehicle/history``: the window of one vehicle (at most 7 days)."""
 
-    vehicle = Param(required=True)
+    vehicle = Param(required=True, description=VEHICLE)
+    location_detail = Flag(
+        no_effect=True,
+        description="show geocoded street address and landmark, if found (optional)",
+    )
+    inputs = Flag(no_effect=True, description="show input state and definition (optional)")
 
 
 class Changes(NoParameters):
@@ -269,71 +170,156 @@ class Changes(NoParameters):
         return {**data, "changes": changes}
 
 
+def _text(description: str = "(optional)", **kw: Any) -> Param:
+    """Text a write sets (blank sets it blank), at most ``MAX_TEXT`` characters."""
+    return Param(blank_is_value=True, max_length=MAX_TEXT, description=description, **kw)
+
+
 class VehicleUpdate(OneVehicle, Changes):
-    """``vehicle/update``: identity text (blank sets a field blank), model year, odometer."""
+    """``vehicle/update``: identity text (blank sets a field blank), model year, sizes,
+    odometer (at ``timestamp``, now by default) and lifetime engine hours."""
 
     CHANGES = (
         "vin", "label", "make", "model", "ref_id", "license_state", "license_number",
-        "fuel_type", "country", "model_year",
+        "fuel_type", "country", "model_year", "color", "fuel_capacity", "engine_size",
+        "idle_gph", "icon",
     )  # fmt: skip
-    ALSO_CHANGES = ("odometer",)
+    ALSO_CHANGES = ("odometer", "runtime")
 
-    vin = Param(blank_is_value=True, max_length=MAX_TEXT)
-    label = Param(blank_is_value=True, max_length=MAX_TEXT)
-    make = Param(blank_is_value=True, max_length=MAX_TEXT)
-    model = Param(blank_is_value=True, max_length=MAX_TEXT)
-    ref_id = Param(blank_is_value=True, max_length=MAX_TEXT)
-    license_state = Param(blank_is_value=True, max_length=MAX_TEXT)
-    license_number = Param(blank_is_value=True, max_length=MAX_TEXT)
-    fuel_type = Param(blank_is_value=True, max_length=MAX_TEXT)
-    country = Param(blank_is_value=True, max_length=MAX_TEXT)
-    model_year = Integer(minimum=1900, maximum=2100)
-    odometer = Number(minimum=0)
+    vin = _text()
+    label = _text("(optional) Label assigned to the vehicle")
+    make = _text()
+    model = _text()
+    ref_id = _text("External reference ID for the vehicle (does not display in interface)")
+    license_state = _text()
+    license_number = _text()
+    fuel_type = _text("(optional) U=Unleaded, D=Diesel, N=N/A, E=Electric")
+    country = _text()
+    model_year = Integer(minimum=1900, maximum=2100, description="(optional)")
+    odometer = Number(minimum=0, description="(optional) In miles")
+    color = _text()
+    fuel_capacity = Number(minimum=0, description="(optional) In gallons")
+    engine_size = Number(minimum=0, description="(optional) In liters")
+    idle_gph = Number(minimum=0, description="(optional) Idle gallons per hour used")
+    icon = _text("id group id, label, style or partial label or style (optional)")
+    runtime = Number(minimum=0, description="(optional) In hours")
+    timestamp = Date(description="(optional) timestamp to apply to odometer waypoint")
 
 
 class VehicleOdometer(OneVehicle):
     """``vehicle/setodometerwaypoint``: the odometer reading at a time (now by default)."""
 
-    odometer = Number(required=True, minimum=0)
-    timestamp = Date()
+    odometer = Number(required=True, minimum=0, description="in miles")
+    timestamp = Date(description="the time at which to place the new entry (optional)")
+
+
+# -- users and groups --------------------------------------------------------------------
 
 
 class ActingUser(NoParameters):
     """Yourself, or (for the Master User) another user of the account."""
 
-    username = Param()
+    username = Param(description="(optional) another user of the account (Master only)")
+
+
+def _profile(**kw: Any) -> Param:
+    """A profile field (blank counts as absent), at most ``MAX_TEXT`` characters."""
+    return Param(max_length=MAX_TEXT, description="(optional)", **kw)
 
 
 class UserUpdate(ActingUser, Changes):
-    """``user/update``: password and profile."""
+    """``user/update``: profile and password (``first_name``/``last_name`` are the older
+    names of ``firstname``/``lastname``)."""
 
-    CHANGES = ("password", "first_name", "last_name", "email")
+    CHANGES = (
+        "address", "city", "country", "email", "first_name", "last_name", "phone", "state",
+        "timezone", "password",
+    )  # fmt: skip
 
-    password = Param()
-    first_name = Param()
-    last_name = Param()
-    email = Param()
+    username = Param(description="Username for the user to be updated (optional: yourself)")
+    address = _profile()
+    city = _profile()
+    country = _profile()
+    email = _profile()
+    first_name = _profile(data_key="firstname")
+    last_name = _profile(data_key="lastname")
+    phone = _profile()
+    state = _profile()
+    timezone = TimeZone(
+        max_length=MAX_TEXT,
+        description="(US/Pacific, US/Arizona, US/Mountain, US/Central, US/Eastern, "
+        "Europe/London, UTC, etc)",
+    )
+    password = Param(description="(optional) a new password")
+    first_name_alias = _profile(data_key="first_name", alias_of="firstname")
+    last_name_alias = _profile(data_key="last_name", alias_of="lastname")
 
 
 class GroupVehicles(NoParameters):
-    """``vehiclegroup/listvehicles``."""
+    """A method on one visible vehicle group (``group`` is the older name of
+    ``vehicle_group``)."""
 
-    group = Param(required=True)
-
-
-class AppCreate(NoParameters):
-    """``apiapp/create``: a new App Token for yourself or (Master) another user."""
-
-    app_name = Param(required=True, max_length=MAX_TEXT)
-    username = Param()
-    description = Param(load_default="")
+    vehicle_group = Param(required=True, description=GROUP)
+    group = Param(alias_of="vehicle_group")
 
 
-class AppUpdate(NoParameters):
-    """``apiapp/update``: (de)activate, rotate, rename (blank renames to blank)."""
+class GroupList(NoParameters):
+    """``vehiclegroup/list``: the visible groups, filtered."""
 
-    app_token = Param(required=True)
-    active = Flag()
-    new_app_token = Flag()
-    app_name = Param(blank_is_value=True)
-    description = Param(blank_is_value=True)
+    minimum_count = Integer(
+        minimum=0,
+        description="show only vehicle groups with a minimum number of vehicles (optional)",
+    )
+    nonzero = Flag(
+        description="show only vehicle groups with one or more member vehicles (optional)"
+    )
+    vehicle_group = Param(description=f"(optional) show a single group: {GROUP}")
+    include_members = Flag(description="(optional) include members of each group")
+
+
+class GroupLocation(GroupVehicles):
+    """``vehiclegroup/location``."""
+
+    last_exec_time = ExecTime(
+        description="return only new vehicle data since last call (MST, optional)"
+    )
+
+
+class GroupWindow(GroupVehicles):
+    """``vehiclegroup/runtime``: a group and a time window (today by default)."""
+
+    date = Date(description=DATE)
+    start = Date(description=START)
+    end = Date(description=END)
+
+
+class GroupSpan(GroupVehicles):
+    """``vehiclegroup/dtc``: a group and a span (today by default)."""
+
+    start = Date(description="Start date including hours and minutes if desired (optional)")
+    end = Date(description="End date including hours and minutes if desired (optional)")
+
+
+# -- trips, VINs, the heartbeat ------------------------------------------------------------
+
+
+class Trips(OneVehicle):
+    """``vehicle/trips``: the trips of one vehicle that began in a span (at most 31 days)."""
+
+    start = Date(description=START)
+    end = Date(description=END)
+    include_points = Flag(description="Obtain all gps related to a returned trip")
+    snap = Flag(no_effect=True, description="Snap GPS points to a road")
+    include_landmarks = Flag(no_effect=True, description="Include landmarks")
+
+
+class VinDecode(NoParameters):
+    """``vin/decode``."""
+
+    vin = Param(required=True, max_length=MAX_TEXT, description="the VIN to decode")
+
+
+class Repeat(NoParameters):
+    """``heartbeat/repeat``."""
+
+    word = Param(required=True, max_length=MAX_TEXT, description="the word to repeat")

@@ -63,6 +63,13 @@ def local_fix_text(ts: float, tz: str) -> str:
     )
 
 
+def local_text(ts: float, tz: str) -> str:
+    """A report time in the account's zone as the platform prints it: ``Aug 1 2015 15:20:07``
+    (``vehicle/distance``, ``vehicle/trips``)."""
+    t = datetime.fromtimestamp(ts, zone(tz))
+    return f"{t:%b} {t.day} {t.year} {t:%H:%M:%S}"
+
+
 def gmt_iso(ts: float) -> str:
     """ISO-8601 in UTC with an explicit ``+00:00``."""
     return datetime.fromtimestamp(ts, UTC).isoformat()

@@ -1,7 +1,8 @@
 """Vehicles: ``vehicle/*`` and ``diagnostic/list``.
 
 A mixin of :class:`~mock_vendors.gpsinsight.backend.GpsInsightBackend`. Every method sees
-only the caller's vehicles; ``vehicle`` is an id, VIN, serial, label or unique partial label.
+only the caller's vehicles; ``vehicle`` is an id, VIN, serial, label or partial label (the
+first to match).
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import motion
-from .motion import num
-from .rows import dtc_codes, episodes, fix_row, identity, reports, vehicle_row
+from .rows import DETAIL_COLUMNS, dtc_codes, episodes, fix_row, identity, reports, vehicle_row
 from .timefmt import DateArg, date_param, local_sql, window
 
 if TYPE_CHECKING:
@@ -25,22 +25,38 @@ class VehicleService(_Core):
     """Where the vehicles are, were, and what they reported; their identity and odometer."""
 
     def vehicle_list(
-        self, user: dict[str, Any], *, details: bool | None, vehicle: str | None
+        self,
+        user: dict[str, Any],
+        *,
+        vehicle: str | None,
+        detail: tuple[str, ...] | None,
+        filter_group: str | None,
     ) -> list[dict[str, Any]]:
-        """``vehicle/list``: the whole visible fleet, no pagination; ``details=1`` adds more."""
+        """``vehicle/list``: the whole visible fleet (or one vehicle, or one group's), no
+        pagination; ``detail`` adds the detail columns it names."""
+        fleet = self.fleet_or_vehicle(user, vehicle)
+        if filter_group is not None:
+            group = self.resolve_group(user, filter_group)
+            members = {id(v) for v in self.group_vehicles(user, group)}
+            fleet = [v for v in fleet if id(v) in members]
         now = self.now()
-        return [vehicle_row(v, bool(details), now) for v in self.fleet_or_vehicle(user, vehicle)]
+        return [vehicle_row(v, detail or (), now) for v in fleet]
 
     def vehicle_read(self, user: dict[str, Any], *, vehicle: str) -> list[dict[str, Any]]:
         """``vehicle/read``: one vehicle with details, as a one-element array."""
-        return [vehicle_row(self.resolve_vehicle(user, vehicle), True, self.now())]
+        return [vehicle_row(self.resolve_vehicle(user, vehicle), DETAIL_COLUMNS, self.now())]
 
     def vehicle_location(
         self, user: dict[str, Any], *, vehicle: str | None, last_exec_time: float | None
     ) -> list[dict[str, Any]]:
         """``vehicle/location``: latest fix of every visible vehicle (or one); incremental
         with ``last_exec_time`` (only fixes newer than it)."""
-        fleet = self.fleet_or_vehicle(user, vehicle)
+        return self.location_rows(self.fleet_or_vehicle(user, vehicle), last_exec_time)
+
+    def location_rows(
+        self, fleet: list[dict[str, Any]], last_exec_time: float | None
+    ) -> list[dict[str, Any]]:
+        """The latest fix of each vehicle of ``fleet`` newer than ``last_exec_time``."""
         now, tz = self.now(), self.tz
         rows = []
         for v in fleet:
@@ -83,13 +99,21 @@ class VehicleService(_Core):
     ) -> list[dict[str, Any]]:
         """``vehicle/runtime``: engine hours in the window (string) and over the lifetime."""
         fleet = self.fleet_or_vehicle(user, vehicle)
+        return self.runtime_rows(fleet, date, start, end)
+
+    def runtime_rows(
+        self,
+        fleet: list[dict[str, Any]],
+        date: DateArg | None,
+        start: DateArg | None,
+        end: DateArg | None,
+    ) -> list[dict[str, Any]]:
+        """Each vehicle of ``fleet`` with its engine hours in the window and lifetime."""
         now = self.now()
         lo, hi = window(date, start, end, tz=self.tz, now=now)
         rows = []
         for v in fleet:
-            lifetime = num(v.get("runtime_base_hours")) + motion.engine_hours_between(
-                v, num(v.get("odometer_base_at")), now
-            )
+            lifetime = motion.lifetime_engine_hours(v, now)
             rows.append(
                 {
                     **identity(v),
@@ -109,7 +133,16 @@ class VehicleService(_Core):
         end: DateArg | None,
     ) -> list[dict[str, Any]]:
         """``vehicle/dtc``: codes reported in the window, keyed by code, per vehicle."""
-        fleet = self.fleet_or_vehicle(user, vehicle)
+        return self.dtc_rows(self.fleet_or_vehicle(user, vehicle), date, start, end)
+
+    def dtc_rows(
+        self,
+        fleet: list[dict[str, Any]],
+        date: DateArg | None,
+        start: DateArg | None,
+        end: DateArg | None,
+    ) -> list[dict[str, Any]]:
+        """The vehicles of ``fleet`` that reported a code in the window, with their codes."""
         now, tz = self.now(), self.tz
         lo, hi = window(date, start, end, tz=tz, now=now)
         rows = []
@@ -151,19 +184,42 @@ class VehicleService(_Core):
             for code, (a, b) in sorted(seen.items())
         ]
 
+    def vehicle_getdriver(self, user: dict[str, Any], *, vehicle: str) -> list[dict[str, Any]]:
+        """``vehicle/getdriver``: the vehicle's assigned driver, ``[]`` when it has none."""
+        driver = self.driver_of(self.resolve_vehicle(user, vehicle))
+        if not driver:
+            return []
+        keys = ("id", "alert_pref", "email", "firstname", "lastname", "phone")
+        return [{key: driver.get(key) for key in keys}]
+
+    def vehicle_listvehiclegroups(
+        self, user: dict[str, Any], *, vehicle: str
+    ) -> list[dict[str, Any]]:
+        """``vehicle/listvehiclegroups``: the visible groups the vehicle belongs to."""
+        v = self.resolve_vehicle(user, vehicle)
+        ids = self.group_ids()
+        return [{"group_id": ids[name], "label": name} for name in self.vehicle_groups_of(user, v)]
+
     def vehicle_update(
         self,
         user: dict[str, Any],
         *,
         vehicle: str,
-        changes: dict[str, str | int],
+        changes: dict[str, str | int | float],
         odometer: float | None,
+        runtime: float | None,
+        timestamp: DateArg | None,
     ) -> str:
-        """``vehicle/update``: change identity fields (a VIN, a label) or the odometer."""
+        """``vehicle/update``: change identity fields (a VIN, a label), the odometer (a new
+        waypoint at ``timestamp``, now by default) or the lifetime engine hours (as of now)."""
         v = self.resolve_vehicle(user, vehicle)
+        now = self.now()
+        at = now if timestamp is None else date_param("timestamp", timestamp, self.tz)
         v.update(changes)
         if odometer is not None:
-            v["odometer_base"], v["odometer_base_at"] = odometer, self.now()
+            set_odometer(v, odometer, at)
+        if runtime is not None:
+            v["runtime_base_hours"], v["runtime_base_at"] = runtime, now
         self.touch()
         return "Vehicle updated"
 
@@ -173,6 +229,13 @@ class VehicleService(_Core):
         """``vehicle/setodometerwaypoint``: the odometer reads ``odometer`` miles at a time."""
         v = self.resolve_vehicle(user, vehicle)
         at = self.now() if timestamp is None else date_param("timestamp", timestamp, self.tz)
-        v["odometer_base"], v["odometer_base_at"] = odometer, at
+        set_odometer(v, odometer, at)
         self.touch()
         return "Success"
+
+
+def set_odometer(v: dict[str, Any], miles: float, at: float) -> None:
+    """A new odometer waypoint. The engine hours stay where they were: their base keeps its
+    own time (it shared the odometer's until now)."""
+    v.setdefault("runtime_base_at", v.get("odometer_base_at"))
+    v["odometer_base"], v["odometer_base_at"] = miles, at

@@ -17,12 +17,14 @@ import re
 from typing import Any
 
 import contract_helpers as contracts
+import jsonschema_rs
 import pytest
 import schemathesis
 from schemathesis import Case
 from werkzeug.test import Client
 
 from helpers import make_stack_app
+from mock_vendors.gpsinsight.catalogue import CATALOGUE, METHODS
 from mock_vendors.gpsinsight.routes import OPERATIONS, SESSIONLESS
 from mock_vendors.wsgi import StackApp
 
@@ -48,10 +50,10 @@ CHECKS = contracts.checks(
     "object_level_authorization",
     off=(
         # Off, on purpose: the vendor validates late and across fields, which no JSON Schema
-        # can say. vehicle/update with no field to change, a partial label matching several
-        # vehicles, a history window over 7 days, an end before its start or 2/30/2026 are
-        # schema-valid and all answer 400 -- documented vendor behaviour, not a bug (see
-        # contracts/README.md).
+        # can say. vehicle/update with no field to change, an unknown detail column or time
+        # zone, a text with a NUL character, a history window over 7 days, an end before its
+        # start or 2/30/2026 are schema-valid and all answer 400 -- documented vendor
+        # behaviour, not a bug (see contracts/README.md).
         "positive_data_acceptance",
         # Replaced, not dropped: one URL rule serves every /v2 path, so "an undeclared HTTP
         # method answers 405 with an Allow header" is route-level behaviour outside the
@@ -180,11 +182,31 @@ def test_every_contract_path_has_get_and_post_with_the_same_fields() -> None:
         } == query, path
         assert item["get"]["responses"] == item["post"]["responses"], path
         assert "reference_tag" in query, path
-        # Auth is a parameter, never a header: only login and heartbeat/beat go without one.
+        # Auth is a parameter, never a header: only login and heartbeat/* go without one.
         method = tuple(PATH_RE.match(path).groups())  # type: ignore[union-attr]
         needs_session = "/".join(method) not in SESSIONLESS
         assert query.get("session_token", (None,))[0] is (True if needs_session else None), path
     assert "securitySchemes" not in CONTRACT["components"]
+
+
+def test_the_contract_carries_the_catalogue_of_the_platforms_methods() -> None:
+    assert CONTRACT["x-fleetsim-catalogue"] == {k: list(v) for k, v in CATALOGUE.items()}
+    served = {tuple(PATH_RE.match(op.path).groups()) for op in OPERATIONS}  # type: ignore[union-attr]
+    lower = {(k, m.lower()) for k, names in CATALOGUE.items() for m in [*names, METHODS]}
+    assert served - lower == set(), "served methods must be catalogued"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("path", ["alert/list", "vehicle/scorecard", "driver/methods"])
+def test_a_catalogued_method_not_served_answers_the_contracts_501(vendor: str, path: str) -> None:
+    response = HARNESS.client.get(f"/{vendor}/v2/{path}")
+    assert response.status_code == 501
+    schema = CONTRACT["components"]["responses"]["NotEmulated"]["content"]["application/json"]
+    assert schema["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    envelope = {**CONTRACT["components"]["schemas"]["ErrorEnvelope"]}
+    envelope["components"] = CONTRACT["components"]  # its $refs resolve in the contract
+    jsonschema_rs.validate(envelope, response.json)
+    assert response.json["errors"][0]["message"] == f"Method not emulated: {path}"
 
 
 def test_contract_file_is_canonical_pretty_json() -> None:
@@ -218,7 +240,8 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         ("userauth", "login"): {"username": user["username"], "app_token": user["app_token"]},
         ("userauth", "logout"): {},
         ("heartbeat", "beat"): {},
-        ("vehicle", "list"): {"details": 1},
+        ("heartbeat", "repeat"): {"word": "bulbous bouffant"},
+        ("vehicle", "list"): {"detail": 1},
         ("vehicle", "read"): {"vehicle": vehicle},
         ("vehicle", "location"): {"vehicle": vehicle},
         ("vehicle", "history"): {"vehicle": vehicle, "start": "2026-03-09", "end": "2026-03-10"},
@@ -226,17 +249,33 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         ("vehicle", "dtc"): {"vehicle": dtc[0]["serial_number"]},
         ("vehicle", "update"): {"vehicle": vehicle, "label": "Contract 0001", "odometer": 1234.5},
         ("vehicle", "setodometerwaypoint"): {"vehicle": vehicle, "odometer": 99.5},
+        ("vehicle", "getdriver"): {"vehicle": vehicle},
+        ("vehicle", "listvehiclegroups"): {"vehicle": vehicle},
+        ("vehicle", "lifetimeutilization"): {},
+        ("vehicle", "distance"): {"date": "3/9/2026"},
+        ("vehicle", "trips"): {"vehicle": vehicle, "start": "2026-03-09", "include_points": 1},
         ("diagnostic", "list"): {},
         ("user", "list"): {},
         ("user", "listvehicles"): {},
-        ("user", "update"): {"first_name": "Casey"},
+        ("user", "update"): {"firstname": "Casey", "timezone": "US/Arizona"},
+        ("user", "listusers"): {},
+        ("user", "read"): {},
+        ("user", "listvehiclegroups"): {},
         ("vehiclegroup", "list"): {},
-        ("vehiclegroup", "listvehicles"): {"group": "ALL VEHICLES"},
+        ("vehiclegroup", "listvehicles"): {"vehicle_group": "ALL VEHICLES"},
+        ("vehiclegroup", "read"): {"vehicle_group": "south"},
+        ("vehiclegroup", "listmembers"): {"group": "North Region"},
+        ("vehiclegroup", "listusers"): {"vehicle_group": "ALL VEHICLES"},
+        ("vehiclegroup", "location"): {"vehicle_group": "1012003"},
+        ("vehiclegroup", "dtc"): {"vehicle_group": "all", "start": "2026-03-08"},
+        ("vehiclegroup", "runtime"): {"vehicle_group": "Service", "date": "2026-03-09"},
+        ("vin", "decode"): {"vin": next(v["vin"] for v in fleet if v["vin"])},
         ("apiapp", "create"): {"app_name": "contract test", "description": "made by a test"},
         ("apiapp", "list"): {},
         ("apiapp", "update"): {"app_token": others[0], "active": 1, "app_name": "renamed"},
     }
-    out = dict(fields[method])
+    # Every served service answers {service}/methods without parameters.
+    out = dict({} if method[1] == METHODS else fields[method])
     if "/".join(method) not in SESSIONLESS:
         out["session_token"] = token
     out["reference_tag"] = "contract-check"

@@ -169,7 +169,9 @@ def test_restricted_diagnostic_list_names_only_codes_of_its_own_vehicles(views):
 
 def test_restricted_vehiclegroup_list_shows_only_its_group(views):
     rows = ok(views.call("restricted", "vehiclegroup/list"))
-    assert rows == [{"name": RESTRICTED_GROUP, "vehicle_count": len(views.own)}]
+    assert [(r["label"], r["name"], r["vehicle_count"]) for r in rows] == [
+        (RESTRICTED_GROUP, RESTRICTED_GROUP, len(views.own))
+    ]
 
 
 @pytest.mark.parametrize("group", ["North Region", "Service Trucks", "ALL VEHICLES"])
@@ -269,5 +271,6 @@ def test_a_partial_label_is_matched_only_against_visible_vehicles(views):
     )
     rows = ok(views.call("restricted", "vehicle/read", vehicle=partial))
     assert rows[0]["label"].lower() == owner
-    # The master sees the foreign match as well, so the same words are ambiguous for it.
-    assert views.call("master", "vehicle/read", vehicle=partial).status_code == 400
+    # The master sees the foreign match as well: its first match may be a foreign vehicle.
+    fleet_first = next(v for v in views.fleet if partial in v["label"].lower())
+    assert ok(views.call("master", "vehicle/read", vehicle=partial))[0]["id"] == fleet_first["id"]
