@@ -1,41 +1,24 @@
-"""Serve a whole stack from one gunicorn process: one worker, many threads, state in memory."""
+"""Serve a whole stack from one gunicorn process: one worker, many threads, state in memory.
+
+The worker is :class:`fleetsim.worker.StackWorker` (requests are read whole by its poller
+before a thread runs them, so stalled clients cost no thread), and every log line goes
+through :mod:`fleetsim.redact`.
+"""
 
 from __future__ import annotations
 
-import select
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 
 from fleetsim.demo import activate_demo, fresh_demo_store, wait_until_serving
+from fleetsim.redact import redact
 from mock_vendors.wsgi import StackApp
 
 READY_LINE = "fleetsim ready"
-
-
-class KeepServingWorker(ThreadWorker):  # type: ignore[misc]
-    """gthread, but a thread keeps serving a keep-alive connection while its client is busy.
-
-    Stock gthread hands every keep-alive request back to the main thread's poller and then to
-    a pool thread again: two thread hops and GIL hand-offs per request. When the next request
-    is already arriving (within 2 ms) this worker serves it on the same thread; idle
-    connections still go back to the poller, so slow clients cannot pin threads.
-    """
-
-    FOLLOW_UP_WAIT_S = 0.002
-
-    def handle(self, conn: Any) -> Any:
-        result = super().handle(conn)
-        while result is True and self.alive:
-            if not conn.parser.unreader.buf.getvalue():
-                readable, _, _ = select.select([conn.sock], [], [], self.FOLLOW_UP_WAIT_S)
-                if not readable:
-                    break
-            result = super().handle(conn)
-        return result
 
 
 class StackServer(BaseApplication):  # type: ignore[misc]
@@ -96,6 +79,8 @@ def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = Tr
     With ``demo``, the engine's demo integrations are activated against this stack on a fresh
     demo store before the ready line, so `fleetsim sync telematics` works straight away."""
     base_url = f"http://{host}:{port}"
+    # The bind address is a Host the control plane answers (besides the loopback names).
+    app.stack.settings = replace(app.stack.settings, host=host)
     text = banner(app, base_url)
     store_note = fresh_demo_store() if demo else ""
 
@@ -106,7 +91,8 @@ def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = Tr
                 wait_until_serving(base_url)
                 names = activate_demo(app, base_url)
             except Exception as exc:  # the stack still serves; say why it is not ready
-                print(f"demo set-up failed, not ready: {type(exc).__name__}: {exc}", flush=True)
+                reason = redact(f"{type(exc).__name__}: {exc}")
+                print(f"demo set-up failed, not ready: {reason}", flush=True)
                 return
             print(f"  sync engine     {store_note}; integrations {', '.join(names)}")
         print(READY_LINE, flush=True)
@@ -119,13 +105,21 @@ def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = Tr
     options = {
         "bind": f"{host}:{port}",
         "workers": 1,
-        "worker_class": "fleetsim.serve.KeepServingWorker",
+        "worker_class": "fleetsim.worker.StackWorker",
         "threads": threads,
+        # Open connections kept (idle and stalled ones included); past it, the waiting
+        # connection nearest its deadline makes room for a new one.
+        "worker_connections": app.stack.settings.max_connections,
+        "logger_class": "fleetsim.redact.RedactingLogger",
         "preload_app": True,
         "post_worker_init": announce,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
+        # Request lines and header fields of any length up to the worker's 64 KiB head limit
+        # reach the app, which answers them in the vendor's shape (not gunicorn's HTML 414).
+        "limit_request_line": 0,
+        "limit_request_field_size": 64 * 1024,
         "graceful_timeout": 5,
         "keepalive": 5,
         "proc_name": "fleetsim",

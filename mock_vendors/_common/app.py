@@ -18,6 +18,7 @@ from .errors import VendorError
 from .faults import FaultPlan
 from .journal import Journal
 from .jsonio import json_response
+from .limits import refusal
 from .stack import Stack
 
 log = logging.getLogger("fleetsim.mock")
@@ -84,6 +85,14 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
     runtime = VendorRuntime(spec, stack)
     stack.register(runtime)
     app.extensions["fleetsim"] = runtime
+
+    @app.before_request
+    def _refuse_oversized_body() -> None:
+        # First of all hooks: a body over the limit is refused before anything reads it.
+        error = refusal(request.environ, request.content_length, stack.settings.max_body_bytes)
+        if error is not None:
+            raise error
+
     app.register_blueprint(control, url_prefix=CONTROL_PREFIX)
     spec.register_routes(app)
 

@@ -14,8 +14,10 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from .clock import parse_iso
+from .clock import ClockRangeError, parse_iso, parse_snapshot
+from .contracts import served_contract
 from .faults import FaultSpecSchema
+from .guard import refusal
 from .jsonio import dumps, json_response, raw_json_response
 
 if TYPE_CHECKING:
@@ -51,6 +53,9 @@ class JsonInt(fields.Integer):
 
 class JsonNumber(fields.Float):
     """A finite JSON number, never a boolean or a string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_nan=False, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -162,6 +167,22 @@ def _runtime() -> VendorRuntime:
 
 
 @control.before_request
+def _check_caller() -> None:
+    """Loopback Host and Origin only; JSON bodies only (see :mod:`.guard`)."""
+    settings = _runtime().stack.settings
+    refused = refusal(
+        request.method,
+        request.host,
+        request.headers.get("Origin"),
+        request.mimetype,
+        bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", ""),
+        (settings.host or "", *settings.allowed_hosts),
+    )
+    if refused is not None:
+        raise ControlError(refused[1], refused[0])
+
+
+@control.before_request
 def _check_admin_key() -> Response | None:
     expected = _runtime().stack.settings.admin_key
     if not expected:
@@ -225,12 +246,18 @@ def restore_state() -> Response:
     body = _load(STATE, 'dump: expected {"state": {...}} from GET /_mock/state')
     if body.get("vendor") not in (None, runtime.key):
         raise ControlError(f"this dump is of '{body['vendor']}', not '{runtime.key}'")
+    clock = None
+    if body.get("clock"):
+        try:  # checked before anything is restored, so a bad clock restores nothing
+            clock = parse_snapshot(body["clock"])
+        except ClockRangeError as exc:
+            raise ControlError("invalid dump clock", fields={"clock": [exc.message]}) from None
     try:
         runtime.backend.restore(body["state"])
-        if body.get("clock"):
-            runtime.stack.clock.restore(body["clock"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ControlError(f"state does not have the shape of a dump: {exc}") from None
+    if clock is not None:
+        runtime.stack.clock.change(when=clock[0], frozen=clock[1])
     return json_response({"restored": True})
 
 
@@ -279,13 +306,26 @@ def set_clock() -> Response:
     """Set, advance and/or freeze the stack's virtual clock (in that order)."""
     values = _load(CLOCK, "clock change")
     clock = _runtime().stack.clock
-    if "set" in values:
-        clock.set(values["set"])
-    if "advance" in values:
-        clock.advance(values["advance"])
-    if "freeze" in values:
-        clock.freeze(values["freeze"])
+    try:  # all or nothing: a change that would leave the range changes nothing
+        clock.change(
+            when=values.get("set"), seconds=values.get("advance"), frozen=values.get("freeze")
+        )
+    except ClockRangeError as exc:
+        raise ControlError("invalid clock change", fields={exc.field: [exc.message]}) from None
     return json_response(clock.snapshot())
+
+
+@control.get("/openapi.json")
+def openapi() -> Response:
+    """The vendor's pinned contract, its ``servers`` set to this mount (for schemathesis)."""
+    runtime = _runtime()
+    try:
+        document = served_contract(runtime.key, request.host_url.rstrip("/") + request.script_root)
+    except FileNotFoundError:
+        raise ControlError(
+            "the contracts are not installed: serve from the repository (pip install -e .)", 404
+        ) from None
+    return raw_json_response(dumps(document))
 
 
 @control.get("/journal")

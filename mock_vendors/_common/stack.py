@@ -13,6 +13,8 @@ from fixtures.world import build_world
 
 from .clock import VirtualClock
 
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
 if TYPE_CHECKING:
     from .app import VendorRuntime
 
@@ -31,6 +33,11 @@ class StackSettings:
     driveri_rate_per_minute: int = 0  # Driveri per-client quota; 0 means off
     dtcs_per_vehicle: float | None = None  # active DTCs per vehicle (load tests); None: demo
     journal_limit: int = 50_000  # entries kept per vendor (oldest dropped first)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies answer 413, unread
+    request_timeout_s: float = 10.0  # a served request's head and body must arrive by then
+    max_connections: int = 10_000  # open connections served; the stalest waiting one yields
+    host: str | None = None  # the address `fleetsim serve` binds (a Host the control plane takes)
+    allowed_hosts: tuple[str, ...] = ()  # further Host names the control plane answers
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -47,6 +54,9 @@ class StackSettings:
             ("driveri_rate_per_minute", int),
             ("dtcs_per_vehicle", float),
             ("journal_limit", int),
+            ("max_body_bytes", int),
+            ("request_timeout_s", float),
+            ("max_connections", int),
         ):
             raw = env.get(f"FLEETSIM_{name.upper()}")
             if raw:
@@ -56,8 +66,24 @@ class StackSettings:
                     raise ValueError(f"FLEETSIM_{name.upper()} must be a number") from exc
         if env.get("FLEETSIM_ADMIN_KEY"):
             values["admin_key"] = env["FLEETSIM_ADMIN_KEY"]
+        if env.get("FLEETSIM_HOST"):
+            values["host"] = env["FLEETSIM_HOST"]
+        if env.get("FLEETSIM_ALLOWED_HOSTS"):
+            names = env["FLEETSIM_ALLOWED_HOSTS"].split(",")
+            values["allowed_hosts"] = tuple(n.strip() for n in names if n.strip())
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """ValueError naming the variable of a setting out of its range."""
+        if self.max_body_bytes < 1:
+            raise ValueError("FLEETSIM_MAX_BODY_BYTES must be at least 1")
+        if not 0 < self.request_timeout_s <= 3600:
+            raise ValueError("FLEETSIM_REQUEST_TIMEOUT_S must be over 0 and at most 3600")
+        if self.max_connections < 16:
+            raise ValueError("FLEETSIM_MAX_CONNECTIONS must be at least 16")
 
 
 class Stack:

@@ -50,7 +50,7 @@ def test_restore_refuses_another_vendors_dump(client: Client) -> None:
 
 
 def test_restore_refuses_a_body_that_is_not_json(client: Client) -> None:
-    response = client.post("/gpsinsight/_mock/state", data="{nope", content_type="text/plain")
+    response = client.post("/gpsinsight/_mock/state", data="{nope", content_type="application/json")
     assert response.status_code == 400
     assert "dump" in response.json["error"]
 
@@ -180,3 +180,100 @@ def test_unknown_vendor_answers_json_404(client: Client) -> None:
     response = client.get("/acme/v2/vehicle/list")
     assert response.status_code == 404
     assert "/gpsinsight" in response.json["error"]
+
+
+# -- only this machine's programs drive it, not a web page --------------------------------
+
+VENDORS = ("gpsinsight", "wex", "driveri", "whiparound")
+VENDOR_API = {
+    "gpsinsight": "/gpsinsight/v2/heartbeat/beat",
+    "wex": "/wex/v2/heartbeat/beat",
+    "driveri": "/driveri/v1/tenants/demo-fleet/drivers",
+    "whiparound": "/whiparound/api/public/v4/assets",
+}
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_write_with_a_non_json_body_is_refused_415_and_does_nothing(
+    client: Client, vendor: str, content_type: str
+) -> None:
+    before = client.get(f"/{vendor}/_mock/clock").json
+    response = client.post(
+        f"/{vendor}/_mock/clock", data='{"advance": 3600}', content_type=content_type
+    )
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json["error"]
+    assert client.get(f"/{vendor}/_mock/clock").json == before
+
+
+def test_json_with_a_charset_and_writes_without_a_body_are_taken(client: Client) -> None:
+    change = client.post(
+        "/gpsinsight/_mock/clock",
+        data='{"advance": 60}',
+        content_type="application/json; charset=utf-8",
+    )
+    assert change.status_code == 200
+    assert client.post("/gpsinsight/_mock/reset").status_code == 200
+    assert client.delete("/gpsinsight/_mock/faults").status_code == 200
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8100", "localhost.evil.example"])
+def test_a_foreign_host_is_refused_403_for_reads_and_writes(
+    client: Client, vendor: str, host: str
+) -> None:
+    headers = {"Host": host}
+    read = client.get(f"/{vendor}/_mock/credentials", headers=headers)
+    write = client.post(f"/{vendor}/_mock/reset", headers=headers)
+    for response in (read, write):
+        assert response.status_code == 403
+        assert set(response.json) == {"error"} and "Host" in response.json["error"]
+    assert "key" not in read.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "localhost:8100", "127.0.0.1:8100", "127.0.0.2", "[::1]:8100", "qa.localhost"],
+)
+def test_loopback_hosts_are_answered(client: Client, host: str) -> None:
+    assert client.get("/driveri/_mock/clock", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://evil.example:8100", "null"])
+def test_a_foreign_origin_is_refused_403(client: Client, vendor: str, origin: str) -> None:
+    response = client.post(
+        f"/{vendor}/_mock/clock", json={"advance": 60}, headers={"Origin": origin}
+    )
+    assert response.status_code == 403
+    assert "Origin" in response.json["error"]
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:8100"])
+def test_a_page_served_from_this_machine_may_call(client: Client, origin: str) -> None:
+    response = client.get("/whiparound/_mock/clock", headers={"Origin": origin})
+    assert response.status_code == 200
+
+
+def test_the_bound_address_and_allowed_hosts_are_answered() -> None:
+    client = Client(make_stack_app(host="10.1.2.3", allowed_hosts=("fleetsim.internal",)))
+    for host in ("10.1.2.3:8100", "fleetsim.internal:8100", "FleetSim.Internal"):
+        assert client.get("/wex/_mock/clock", headers={"Host": host}).status_code == 200
+    assert client.get("/wex/_mock/clock", headers={"Host": "10.1.2.4"}).status_code == 403
+
+
+def test_binding_every_address_does_not_open_the_control_plane_to_every_host() -> None:
+    client = Client(make_stack_app(host="0.0.0.0"))
+    assert client.get("/wex/_mock/clock", headers={"Host": "0.0.0.0:8100"}).status_code == 403
+    assert client.get("/wex/_mock/clock", headers={"Host": "192.168.1.9"}).status_code == 403
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_the_vendor_apis_answer_any_host_and_origin(client: Client, vendor: str) -> None:
+    headers = {"Host": "evil.example", "Origin": "http://evil.example"}
+    response = client.get(VENDOR_API[vendor], headers=headers)
+    assert response.status_code in (200, 401)
+    assert response.mimetype == "application/json"
