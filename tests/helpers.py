@@ -37,6 +37,17 @@ def module_stack_app() -> StackApp:
     return make_stack_app()
 
 
+def reset_vendor(stack_app: StackApp, vendor: str, *, freeze_at: datetime | None = None) -> Client:
+    """A client on ``stack_app`` with ``vendor`` back at its seeded world (and the clock
+    frozen at ``freeze_at`` when given)."""
+    client = Client(stack_app)
+    assert client.post(f"/{vendor}/_mock/reset").status_code == 200
+    if freeze_at is not None:
+        clock = {"set": freeze_at.isoformat(), "freeze": True}
+        assert client.post(f"/{vendor}/_mock/clock", json=clock).status_code == 200
+    return client
+
+
 @pytest.fixture(name="fresh_stack", autouse=True)
 def reset_platform_stack(stack_app: StackApp) -> None:
     """Before each test: the seeded world, no sessions, and the clock frozen at T0 again."""

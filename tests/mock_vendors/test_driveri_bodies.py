@@ -19,7 +19,7 @@ from netradyne_sdk.models.add_driver_request import AddDriverRequest
 from netradyne_sdk.models.edit_driver_request import EditDriverRequest
 from werkzeug.test import Client, TestResponse
 
-from helpers import make_stack_app
+from helpers import module_stack_app, reset_vendor  # noqa: F401  (fixture)
 from mock_vendors.driveri.schemas import ADD_DRIVER, EDIT_DRIVER, JsonBool
 from mock_vendors.wsgi import StackApp
 
@@ -33,17 +33,10 @@ TEXT_FIELDS = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def stack_app() -> StackApp:
-    return make_stack_app()
-
-
 @pytest.fixture
 def client(stack_app: StackApp) -> Client:
     """The module's stack with Driveri back at its seeded world."""
-    client = Client(stack_app)
-    assert client.post("/driveri/_mock/reset").status_code == 200
-    return client
+    return reset_vendor(stack_app, "driveri")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from helpers import T0, make_stack_app
+from helpers import T0, module_stack_app, reset_vendor  # noqa: F401  (fixture)
 from mock_vendors.driveri.auth import MAX_ACTIVE_TOKENS
 from mock_vendors.driveri.backend import DriveriBackend
 from mock_vendors.wsgi import StackApp
@@ -25,19 +25,10 @@ REVOKED = {"message": "Access token revoked successfully"}
 OTHER_CLIENT = {"client_id": "other-client", "client_secret": "other-secret", "tenant": "other"}
 
 
-@pytest.fixture(scope="module")
-def stack_app() -> StackApp:
-    return make_stack_app()
-
-
 @pytest.fixture
 def client(stack_app: StackApp) -> Client:
     """Driveri reset (no tokens) on a clock frozen at T0."""
-    client = Client(stack_app)
-    assert client.post("/driveri/_mock/reset").status_code == 200
-    clock = {"set": T0.isoformat(), "freeze": True}
-    assert client.post("/driveri/_mock/clock", json=clock).status_code == 200
-    return client
+    return reset_vendor(stack_app, "driveri", freeze_at=T0)
 
 
 def backend(client: Client) -> DriveriBackend:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 from whiparound_helpers import Api, invalid
 
-from helpers import make_stack_app
+from helpers import module_stack_app, reset_vendor  # noqa: F401  (fixture)
 from mock_vendors.wsgi import StackApp
 
 NUL_TEXT = "Van\x00 7"
@@ -27,17 +26,10 @@ def format_invalid(field: str) -> list[str]:
     return [f"The {field.replace('_', ' ')} field format is invalid."]
 
 
-@pytest.fixture(scope="module")
-def stack_app() -> StackApp:
-    return make_stack_app()
-
-
 @pytest.fixture
 def api(stack_app: StackApp) -> Api:
     """The module's stack with Whip Around back at its seeded world."""
-    client = Client(stack_app)
-    assert client.post("/whiparound/_mock/reset").status_code == 200
-    return Api(client)
+    return Api(reset_vendor(stack_app, "whiparound"))
 
 
 def defects(api: Api) -> list[dict[str, Any]]:
