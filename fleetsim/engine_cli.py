@@ -13,7 +13,7 @@ from sync_engine.clients.gpsinsight import GpsInsightClient
 from sync_engine.clients.whiparound import WhipAroundClient
 from sync_engine.engine import ConfigError, Engine
 from sync_engine.report import EXIT_CODES, Report
-from sync_engine.store import Store
+from sync_engine.store import ABANDONED, Store
 
 DEFAULT_BASE = "http://127.0.0.1:8100"
 DEFAULT_URLS = {
@@ -108,9 +108,13 @@ def sync() -> None:
 @click.option("--integration", help="Only this telematics integration.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as a JSON array.")
 def sync_telematics(integration: str | None, as_json: bool) -> None:
-    """Telematics (GPS Insight, Wex) -> Whip Around. Exit 0 SUCCESS, 1 PARTIAL, 2 FAILED."""
-    engine = Engine(Store())
+    """Telematics (GPS Insight, Wex) -> Whip Around. Exit 0 SUCCESS, 1 PARTIAL, 2 FAILED.
+
+    One run per integration at a time, on any number of hosts sharing the store: a run holds a
+    lease it renews while it works; a killed run's lease is taken over once it expired
+    (FLEETSIM_LEASE_TTL_S, default 30 s) and the killed run is listed as ABANDONED."""
     try:
+        engine = Engine(Store())
         reports = engine.sync_telematics(integration)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -124,13 +128,18 @@ def sync_telematics(integration: str | None, as_json: bool) -> None:
 @click.command("runs")
 @click.option("--limit", default=20, show_default=True)
 def runs(limit: int) -> None:
-    """Past runs, newest first."""
+    """Past runs, newest first (RUNNING: under way; ABANDONED: its engine stopped renewing
+    the run's lease, which another run took over)."""
     for run in Store().runs(limit):
-        counts = (run.get("report") or {}).get("counts", {})
-        summary = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+        report = run.get("report") or {}
+        summary = " ".join(f"{k}={v}" for k, v in report.get("counts", {}).items() if v)
+        if run["outcome"] == ABANDONED:
+            summary = f"{summary} abandoned {run['finished_at']:%Y-%m-%d %H:%M:%S}Z".lstrip()
+            if report.get("taken_over_by_run"):
+                summary += f", taken over by run #{report['taken_over_by_run']}"
         click.echo(
             f"#{run['id']:<4} {run['started_at']:%Y-%m-%d %H:%M:%S}Z {run['pipeline']:<10} "
-            f"{run['integration']:<12} {run['outcome'] or 'RUNNING':<8} {summary}"
+            f"{run['integration']:<12} {run['outcome'] or 'RUNNING':<9} {summary}"
         )
 
 
@@ -148,6 +157,12 @@ def render(report: Report) -> str:
                 lines.append(f"    {item['reason']:<22} {extra}")
             if len(items) > 50:
                 lines.append(f"    ... and {len(items) - 50} more (use --json)")
+    lines.extend(report.vendor_lines())
     for error in data["errors"][:20]:
-        lines.append(f"  error in {error['where']}: {error['message']}")
+        # An error of another integration than the run's (the Whip Around target) says whose.
+        owner = error.get("integration")
+        where = (
+            error["where"] if owner in (None, data["integration"]) else f"{owner} {error['where']}"
+        )
+        lines.append(f"  error in {where}: {error['message']}")
     return "\n".join(lines)

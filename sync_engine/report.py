@@ -25,6 +25,8 @@ class Report:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Per vendor: integration, requests, retries, seconds waited, 429s (quota hits).
+    vendors: dict[str, dict[str, Any]] = field(default_factory=dict)
     writes: int = 0
     requests: int = 0  # HTTP requests made to the vendors, retries included
     reads_failed: bool = False
@@ -46,10 +48,29 @@ class Report:
         """Something worth knowing that changed nothing (an invalid VIN that still matched)."""
         self.warnings.append({"reason": reason, **detail})
 
-    def error(self, where: str, message: str, **detail: Any) -> None:
-        """A failed read or write (the message never carries a secret)."""
+    def error(
+        self, where: str, message: str, integration: str | None = None, **detail: Any
+    ) -> None:
+        """A failed read or write (the message never carries a secret), labelled with the
+        integration it belongs to (this run's own unless another one failed)."""
         self.counts["errors"] += 1
-        self.errors.append({"where": where, "message": message, **detail})
+        self.errors.append(
+            {"where": where, "integration": integration or self.integration,
+             "message": message, **detail}
+        )  # fmt: skip
+
+    def failure(self, where: str, exc: Exception, **detail: Any) -> None:
+        """A vendor error, labelled with the integration of the client that raised it."""
+        self.error(where, str(exc), getattr(exc, "integration", None), **detail)
+
+    def vendor_lines(self) -> list[str]:
+        """The per-vendor retry accounting as text lines (for the terminal report)."""
+        return [
+            f"  {vendor} ({stats.get('integration') or vendor}): requests {stats['requests']}"
+            f"  retries {stats['retries']}  waited {stats['waited_s']:g}s"
+            f"  quota hits {stats['quota_hits']}"
+            for vendor, stats in self.vendors.items()
+        ]
 
     @property
     def outcome(self) -> str:
@@ -69,6 +90,7 @@ class Report:
             "counts": {name: self.counts.get(name, 0) for name in COUNTS},
             "writes": self.writes,
             "requests": self.requests,
+            "vendors": self.vendors,
             "skips": self.skips,
             "anomalies": self.anomalies,
             "warnings": self.warnings,

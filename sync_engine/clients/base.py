@@ -14,6 +14,7 @@ import enum
 import os
 import random
 import re
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -46,6 +47,7 @@ class VendorError(Exception):
     ) -> None:
         super().__init__(f"{vendor} {path}: {status or 'no response'} {message}".strip())
         self.vendor = vendor
+        self.integration: str | None = None  # set by the client that raised it
         self.path = path
         self.status = status
         self.message = message
@@ -148,6 +150,32 @@ class BaseClient(abc.ABC):
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.requests_made = 0
+        self.integration: str | None = None  # the integration this client serves (reports)
+        self.retries = 0  # requests repeated after a transient failure or a 429
+        self.waited_s = 0.0  # seconds slept before those repeats
+        self.quota_hits = 0  # 429 answers received (retried or not)
+        self._stats = threading.Lock()
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, retries, seconds waited and 429s so far (for the run report)."""
+        with self._stats:
+            return {
+                "integration": self.integration,
+                "requests": self.requests_made,
+                "retries": self.retries,
+                "waited_s": round(self.waited_s, 3),
+                "quota_hits": self.quota_hits,
+            }
+
+    def _wait(self, seconds: float) -> None:
+        with self._stats:
+            self.retries += 1
+            self.waited_s += seconds
+        self.sleep(seconds)
+
+    def _raise(self, error: VendorError) -> VendorError:
+        error.integration = self.integration
+        return error
 
     @abc.abstractmethod
     def classify(self, response: requests.Response) -> Reply:
@@ -180,7 +208,8 @@ class BaseClient(abc.ABC):
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempt = 0
         while True:
-            self.requests_made += 1
+            with self._stats:
+                self.requests_made += 1
             try:
                 response = self.session.request(
                     method,
@@ -192,18 +221,18 @@ class BaseClient(abc.ABC):
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                failure = f"connection failed: {type(exc).__name__}"
                 if not read:
-                    raise UnconfirmedWrite(
-                        self.vendor, path, None, f"connection failed: {type(exc).__name__}"
-                    ) from None
+                    raise self._raise(UnconfirmedWrite(self.vendor, path, None, failure)) from None
                 if attempt + 1 >= self.retry.attempts:
-                    raise RetriableError(
-                        self.vendor, path, None, f"connection failed: {type(exc).__name__}"
-                    ) from None
-                self.sleep(self.retry.delay(attempt, None))
+                    raise self._raise(RetriableError(self.vendor, path, None, failure)) from None
+                self._wait(self.retry.delay(attempt, None))
                 attempt += 1
                 continue
             reply = self.classify(response)
+            if reply.status == 429:
+                with self._stats:
+                    self.quota_hits += 1
             if reply.outcome is Outcome.OK:
                 return reply
             if (
@@ -213,11 +242,13 @@ class BaseClient(abc.ABC):
                 and (reply.retry_after or 0.0) <= self.retry.max_wait_s
             ):
                 # A 429 means the write was refused, not done: repeating it is safe.
-                self.sleep(self.retry.delay(attempt, reply.retry_after))
+                self._wait(self.retry.delay(attempt, reply.retry_after))
                 attempt += 1
                 continue
-            raise ERRORS[reply.outcome](
-                self.vendor, path, reply.status, self.redact(reply.message), reply.body
+            raise self._raise(
+                ERRORS[reply.outcome](
+                    self.vendor, path, reply.status, self.redact(reply.message), reply.body
+                )
             )
 
 

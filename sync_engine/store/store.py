@@ -6,22 +6,18 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, create_engine, delete, event, insert, select, update
+from sqlalchemy import and_, create_engine, event, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from .tables import asset_marks, cursors, defect_ledger, integrations, locks, metadata, runs
+from .leases import LeaseQueries
+from .tables import asset_marks, cursors, defect_ledger, integrations, metadata, runs
 
 DEFAULT_PATH = Path(".fleetsim") / "fleetsim.db"
-
-
-class RunBusy(Exception):
-    """Another run of the same pipeline and integration holds the lock."""
 
 
 def default_url() -> str:
@@ -59,7 +55,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Store:
+class Store(LeaseQueries):
     """The engine's persistent state; the schema is created on first use."""
 
     def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
@@ -193,7 +189,7 @@ class Store:
         with self._write, self.engine.begin() as conn:
             _save_ledger(conn, asset_id, code, now, **values)
 
-    # -- runs and locks ----------------------------------------------------------------------
+    # -- runs (their leases: see leases.py) ---------------------------------------------------
 
     def start_run(self, pipeline: str, integration: str, now: datetime) -> int:
         """Record a run's start; returns its id."""
@@ -222,20 +218,6 @@ class Store:
                 {**r, "started_at": _utc(r["started_at"]), "finished_at": _utc(r["finished_at"])}
                 for r in rows
             ]
-
-    def acquire(self, name: str, owner: str, now: datetime, ttl: timedelta) -> None:
-        """Take the named lock, or raise RunBusy while another owner's lock is live."""
-        with self._write, self.engine.begin() as conn:
-            conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.expires_at < now)))
-            try:
-                conn.execute(insert(locks).values(name=name, owner=owner, expires_at=now + ttl))
-            except IntegrityError:
-                raise RunBusy(f"a run of {name} is already in progress") from None
-
-    def release(self, name: str, owner: str) -> None:
-        """Give the named lock back."""
-        with self._write, self.engine.begin() as conn:
-            conn.execute(delete(locks).where(and_(locks.c.name == name, locks.c.owner == owner)))
 
 
 class Batch:

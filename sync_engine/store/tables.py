@@ -78,10 +78,15 @@ runs = Table(
     Column("report", JSON),
 )
 
-locks = Table(
-    "locks",
+# One run lease per (pipeline, integration). ``generation`` is the fencing token: every
+# acquisition adds one, and every renewal or release names the generation it holds, so a
+# holder that was taken over can change nothing. A free lease has no holder.
+leases = Table(
+    "leases",
     metadata,
     Column("name", String(200), primary_key=True),
-    Column("owner", String(100), nullable=False),
+    Column("holder", String(100)),
+    Column("generation", Integer, nullable=False),
+    Column("run_id", Integer),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )

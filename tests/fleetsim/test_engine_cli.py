@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,53 @@ def test_runs_limit_shows_only_the_latest(cli: Cli) -> None:
         cli("sync", "telematics")
     result = cli("runs", "--limit", "1")
     assert [line.split()[0] for line in result.output.splitlines()] == ["#3"]
+
+
+def test_runs_shows_a_killed_run_abandoned_once_a_rerun_took_its_lease_over(cli: Cli) -> None:
+    cli.add_gps()
+    cli.add_wa()
+    dead = cli.store().start_leased_run(
+        "telematics",
+        "gpsinsight",
+        "host:9-killed",
+        T0 - timedelta(minutes=5),
+        timedelta(seconds=30),
+    )
+    assert cli("runs").output.split()[5] == "RUNNING"
+    dead_lease = cli.store().lease("telematics", "gpsinsight")
+    assert dead_lease is not None and dead_lease["run_id"] == dead.run_id
+    assert cli("sync", "telematics").exit_code == 0
+    lines = cli("runs").output.splitlines()
+    assert lines[0].split()[:6] == [
+        "#2", "2026-03-10", "17:30:00Z", "telematics", "gpsinsight", "SUCCESS",
+    ]  # fmt: skip
+    assert lines[1].split()[:6] == [
+        "#1", "2026-03-10", "17:25:00Z", "telematics", "gpsinsight", "ABANDONED",
+    ]  # fmt: skip
+    assert lines[1].endswith("abandoned 2026-03-10 17:30:00Z, taken over by run #2")
+
+
+def test_sync_telematics_is_refused_while_a_live_lease_is_held(cli: Cli) -> None:
+    cli.add_gps()
+    cli.add_wa()
+    cli.store().start_leased_run(
+        "telematics", "gpsinsight", "host:9-alive", T0, timedelta(seconds=30)
+    )
+    result = cli("sync", "telematics")
+    assert result.exit_code == 1
+    assert "error in lock: a run of telematics:gpsinsight is already in progress" in result.output
+    assert [line.split()[5] for line in cli("runs").output.splitlines()] == ["RUNNING"]
+
+
+def test_sync_telematics_with_a_bad_lease_ttl_says_so(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.add_gps()
+    cli.add_wa()
+    monkeypatch.setenv("FLEETSIM_LEASE_TTL_S", "soon")
+    result = cli("sync", "telematics")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: FLEETSIM_LEASE_TTL_S must be seconds between 0 and 86400, not 'soon'\n"
+    )
+    assert cli("runs").output == ""

@@ -869,3 +869,51 @@ def test_r3_gps_insight_error_envelope_with_a_garbled_errors_field_is_still_an_e
         client.vehicles()
     assert caught.value.status == 400
     assert caught.value.kind.value == "fatal"
+
+
+# -- retry accounting (R7: the report counts retries, waits and 429s per vendor) ----------------
+
+
+def test_stats_count_retries_seconds_waited_and_429s() -> None:
+    client, _, sleeper = wa_client(
+        [
+            wa_error(429, "Too Many Attempts.", **{"Retry-After": "3"}),
+            wa_error(503, "Service Unavailable"),
+            wa_assets_page(),
+        ]
+    )
+    client.integration = "wa-main"
+    client.assets()
+    assert client.stats() == {
+        "integration": "wa-main",
+        "requests": 3,
+        "retries": 2,
+        "waited_s": round(sum(sleeper.waits), 3),
+        "quota_hits": 1,
+    }
+    assert sleeper.waits[0] >= 3.0
+
+
+def test_stats_count_a_429_that_is_not_retried_and_errors_carry_the_integration() -> None:
+    client, _, sleeper = wa_client([wa_error(429, "Too Many Attempts.", **{"Retry-After": "3600"})])
+    client.integration = "wa-main"
+    with pytest.raises(VendorError) as caught:
+        client.assets()
+    assert caught.value.integration == "wa-main"
+    assert (client.stats()["retries"], client.stats()["quota_hits"]) == (0, 1)
+    assert sleeper.waits == []
+
+
+def test_report_failure_labels_the_error_with_the_clients_integration() -> None:
+    client, _, _ = wa_client([wa_error(503, "Service Unavailable")] * 2, attempts=2)
+    client.integration = "wa-main"
+    report = Report("telematics", "wex-east")
+    with pytest.raises(VendorError) as caught:
+        client.assets()
+    report.failure("read", caught.value)
+    report.error("lock", "busy")
+    assert report.as_dict()["errors"] == [
+        {"where": "read", "integration": "wa-main",
+         "message": "whiparound assets: 503 Service Unavailable"},
+        {"where": "lock", "integration": "wex-east", "message": "busy"},
+    ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The engine's store: schema on first use, integrations, cursors, marks, ledger, runs, locks."""
+"""The engine's store: schema on first use, integrations, cursors, marks, ledger, runs, leases."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from sync_engine.engine import Engine
-from sync_engine.store import RunBusy, Store, default_url
+from sync_engine.store import Lease, RunBusy, Store, default_url
 from sync_engine.store import store as store_module
 
 T0 = datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
-TABLES = {"integrations", "asset_marks", "defect_ledger", "cursors", "runs", "locks"}
+TABLES = {"integrations", "asset_marks", "defect_ledger", "cursors", "runs", "leases"}
 HOUR = timedelta(hours=1)
 
 
@@ -167,45 +167,59 @@ def test_runs_are_listed_newest_first_and_limited(store: Store) -> None:
     assert [r["id"] for r in store.runs(limit=3)] == ids[::-1][:3]
 
 
-# -- the run lock -------------------------------------------------------------------------------
+# -- the run lease (takeover between processes: test_leases.py) --------------------------------
+
+
+def lease(store: Store, holder: str, now: datetime, integration: str = "gpsinsight") -> Lease:
+    return store.start_leased_run("telematics", integration, holder, now, HOUR)
 
 
 def test_second_acquire_raises_run_busy_with_the_lock_name(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
+    lease(store, "owner-a", T0)
     with pytest.raises(RunBusy) as caught:
-        store.acquire("telematics:gpsinsight", "owner-b", T0 + timedelta(minutes=1), HOUR)
+        lease(store, "owner-b", T0 + timedelta(minutes=1))
     assert str(caught.value) == "a run of telematics:gpsinsight is already in progress"
 
 
-def test_lock_is_not_reentrant_for_its_own_owner(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
+def test_lease_is_not_reentrant_for_its_own_holder(store: Store) -> None:
+    lease(store, "owner-a", T0)
     with pytest.raises(RunBusy):
-        store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
+        lease(store, "owner-a", T0)
 
 
-def test_lock_can_be_taken_again_after_release(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
-    store.release("telematics:gpsinsight", "owner-a")
-    store.acquire("telematics:gpsinsight", "owner-b", T0, HOUR)
+def test_leased_run_start_records_the_run(store: Store) -> None:
+    held = lease(store, "owner-a", T0)
+    (run,) = store.runs()
+    assert (run["id"], run["pipeline"], run["integration"], run["started_at"]) == (
+        held.run_id, "telematics", "gpsinsight", T0,
+    )  # fmt: skip
+    assert run["outcome"] is None
 
 
-def test_release_by_another_owner_leaves_the_lock_held(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
-    store.release("telematics:gpsinsight", "owner-b")
+def test_lease_can_be_taken_again_after_its_run_finished(store: Store) -> None:
+    held = lease(store, "owner-a", T0)
+    store.finish_leased_run(held, "SUCCESS", {"outcome": "SUCCESS"}, T0)
+    assert lease(store, "owner-b", T0).generation == 2
+
+
+def test_finishing_with_another_holders_lease_leaves_the_lease_held(store: Store) -> None:
+    held = lease(store, "owner-a", T0)
+    forged = Lease(held.name, "owner-b", held.generation, held.run_id, held.expires_at)
+    assert store.finish_leased_run(forged, "SUCCESS", {}, T0) is False
     with pytest.raises(RunBusy):
-        store.acquire("telematics:gpsinsight", "owner-b", T0, HOUR)
+        lease(store, "owner-b", T0)
 
 
-def test_expired_lock_can_be_taken_over(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "crashed-owner", T0, HOUR)
-    store.acquire("telematics:gpsinsight", "owner-b", T0 + HOUR + timedelta(seconds=1), HOUR)
+def test_expired_lease_can_be_taken_over(store: Store) -> None:
+    lease(store, "crashed-owner", T0)
+    lease(store, "owner-b", T0 + HOUR + timedelta(seconds=1))
     with pytest.raises(RunBusy):
-        store.acquire("telematics:gpsinsight", "owner-c", T0 + HOUR + timedelta(seconds=2), HOUR)
+        lease(store, "owner-c", T0 + HOUR + timedelta(seconds=2))
 
 
-def test_locks_of_different_integrations_are_independent(store: Store) -> None:
-    store.acquire("telematics:gpsinsight", "owner-a", T0, HOUR)
-    store.acquire("telematics:wex", "owner-a", T0, HOUR)
+def test_leases_of_different_integrations_are_independent(store: Store) -> None:
+    lease(store, "owner-a", T0)
+    assert lease(store, "owner-a", T0, integration="wex").generation == 1
 
 
 def test_sync_with_a_held_lock_reports_busy_and_writes_nothing(store: Store) -> None:
@@ -214,22 +228,22 @@ def test_sync_with_a_held_lock_reports_busy_and_writes_nothing(store: Store) -> 
     store.save_integration(
         "gpsinsight", "gpsinsight", "http://127.0.0.1:9/gps", "a1b2c3d4e5f60", T0, username="u"
     )
-    store.acquire("telematics:gpsinsight", "someone-else", T0, HOUR)
+    held = lease(store, "someone-else", T0)
     waits: list[float] = []
     engine = Engine(store, clock=lambda: T0 + timedelta(minutes=5), sleep=waits.append)
     (report,) = engine.sync_telematics()
-    assert report.errors == [
-        {"where": "lock", "message": "a run of telematics:gpsinsight is already in progress"}
+    assert [(e["where"], e["message"]) for e in report.errors] == [
+        ("lock", "a run of telematics:gpsinsight is already in progress")
     ]
     assert report.outcome != "SUCCESS"
     assert report.writes == 0 and report.counts["read"] == 0
-    assert store.runs() == []
+    assert [r["id"] for r in store.runs()] == [held.run_id]  # only the holder's run
     assert store.cursor("gpsinsight", "history") is None
     assert store.marks() == {} and store.ledger() == {}
     assert waits == []
 
 
-def test_lock_is_released_after_a_run_that_failed(store: Store) -> None:
+def test_lease_is_freed_after_a_run_that_failed(store: Store) -> None:
     store.save_integration("whiparound", "whiparound", "http://127.0.0.1:9/wa", "k" * 40, T0)
     store.save_integration(
         "gpsinsight", "gpsinsight", "http://127.0.0.1:9/gps", "a1b2c3d4e5f60", T0, username="u"
@@ -237,7 +251,7 @@ def test_lock_is_released_after_a_run_that_failed(store: Store) -> None:
     engine = Engine(store, clock=lambda: T0, sleep=lambda s: None)
     (report,) = engine.sync_telematics()
     assert report.outcome == "FAILED"
-    store.acquire("telematics:gpsinsight", "next-owner", T0, HOUR)
+    assert lease(store, "next-owner", T0).generation == 2
 
 
 # -- where the store lives --------------------------------------------------------------------

@@ -436,9 +436,17 @@ def test_r15_fix_older_than_the_asset_location_is_stale_and_not_written() -> Non
     assert (result.actions, reasons(result)) == ([], ["STALE"])
 
 
-def test_r15_fix_not_newer_than_the_last_fix_written_is_not_written() -> None:
+def test_r15_fix_written_before_is_written_again_when_the_asset_went_backwards() -> None:
+    # The engine wrote this fix last run; the asset now shows an older one (reset, edited).
     marks = {101: {"last_fix_at": NOW - timedelta(minutes=1)}}
     seen = observed(assets=[asset(location_at=NOW - timedelta(hours=3))], fixes=[fix()])
+    result = run(seen, marks=marks)
+    assert (result.actions, result.unchanged) == ([PostLocation(101, "v1", fix())], 0)
+
+
+def test_r15_fix_not_newer_than_the_assets_observed_location_is_not_written() -> None:
+    marks = {101: {"last_fix_at": NOW - timedelta(hours=3)}}
+    seen = observed(assets=[asset(location_at=NOW - timedelta(minutes=1))], fixes=[fix()])
     result = run(seen, marks=marks)
     assert (result.actions, result.unchanged) == ([], 1)
 
@@ -506,10 +514,13 @@ def test_r15_thinning_follows_the_configured_resolution() -> None:
     assert [a.fix.at for a in result.actions] == [NOW - timedelta(minutes=m) for m in (20, 10, 0)]
 
 
-def test_r15_thinning_counts_from_the_last_fix_written() -> None:
-    marks = {101: {"last_fix_at": NOW - timedelta(minutes=12)}}
-    fixes = [fix(at=NOW - timedelta(minutes=11 - n)) for n in range(11)]  # the last at NOW-1
-    posted = [a.fix.at for a in run(observed(fixes=fixes), marks=marks).actions]
+def test_r15_thinning_counts_from_the_assets_observed_location() -> None:
+    marks = {101: {"last_fix_at": NOW - timedelta(minutes=1)}}  # memory never blocks
+    seen = observed(
+        assets=[asset(location_at=NOW - timedelta(minutes=12))],
+        fixes=[fix(at=NOW - timedelta(minutes=11 - n)) for n in range(11)],  # the last at NOW-1
+    )
+    posted = [a.fix.at for a in run(seen, marks=marks).actions]
     assert posted == [NOW - timedelta(minutes=m) for m in (7, 2, 1)]
 
 
@@ -548,10 +559,19 @@ def test_r15_changed_mileage_minutes_after_the_last_posted_reading_is_posted() -
     assert [m.miles for m in of_kind(run(seen, marks=marks), PostMileage)] == [1501.2]
 
 
-def test_r15_mileage_reading_already_posted_is_not_posted_again() -> None:
+def test_r15_mileage_equal_to_what_the_asset_holds_now_is_not_posted_again() -> None:
+    marks = {101: {"odometer_mi": 1501.2, "odometer_at": NOW}}
+    seen = observed(assets=[asset(odometer=1501.2)], fixes=[fix(at=NOW, odometer=1501.2)])
+    result = run(seen, marks=marks)
+    assert (of_kind(result, PostMileage), result.unchanged) == ([], 1)
+
+
+def test_r15_mileage_posted_before_is_posted_again_when_the_asset_went_backwards() -> None:
     marks = {101: {"odometer_mi": 1501.2, "odometer_at": NOW}}
     seen = observed(assets=[asset(odometer=1500.0)], fixes=[fix(at=NOW, odometer=1501.2)])
-    assert of_kind(run(seen, marks=marks), PostMileage) == []
+    assert of_kind(run(seen, marks=marks), PostMileage) == [
+        PostMileage(101, "v1", 1501.2, "mi", 1501.2, NOW)
+    ]
 
 
 # -- R16 identity is (asset, canonical code) ------------------------------------------------
