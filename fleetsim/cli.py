@@ -35,8 +35,22 @@ def main() -> None:
 )
 @click.option("--threads", type=int, default=8, show_default=True, help="gunicorn threads.")
 @click.option("--no-demo", is_flag=True, help="Do not set up the sync engine's demo store.")
+@click.option(
+    "--engine-port",
+    type=int,
+    default=None,
+    help="Port of `fleetsim engine`, started with the demo [FLEETSIM_ENGINE_PORT, 8200].",
+)
+@click.option("--no-engine", is_flag=True, help="Do not start `fleetsim engine` beside it.")
 def serve(
-    host: str, port: int, seed: int | None, vehicles: int | None, threads: int, no_demo: bool
+    host: str,
+    port: int,
+    seed: int | None,
+    vehicles: int | None,
+    threads: int,
+    no_demo: bool,
+    engine_port: int | None,
+    no_engine: bool,
 ) -> None:
     """Start every emulator in one process and print URLs and demo credentials."""
     from fleetsim.serve import serve as run_server
@@ -49,7 +63,37 @@ def serve(
         raise click.UsageError(str(exc)) from None
     if settings.vehicles < 0 or settings.vehicles > 20_000:
         raise click.UsageError("--vehicles must be between 0 and 20000")
-    run_server(create_all(settings), host, port, threads, demo=not no_demo)
+    run_server(
+        create_all(settings), host, port, threads, demo=not no_demo, engine=not no_engine,
+        engine_port=engine_port,
+    )  # fmt: skip
+
+
+@main.command()
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("FLEETSIM_ENGINE_HOST", "127.0.0.1"),
+    show_default="127.0.0.1",
+    help="Address of the status API [FLEETSIM_ENGINE_HOST].",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("FLEETSIM_ENGINE_PORT", "8200")),
+    show_default="8200",
+    help="Port of the status API [FLEETSIM_ENGINE_PORT].",
+)
+def engine(host: str, port: int) -> None:
+    """Run the sync engine until Ctrl-C: every pipeline on its schedule (telematics every
+    FLEETSIM_TELEMATICS_INTERVAL seconds of the engine clock, default 300, 0 = off) and a
+    JSON status API (/healthz, /api/integrations, /api/runs, /api/runs/<id>)."""
+    from fleetsim.engine_service import serve_engine
+    from sync_engine.engine import ConfigError
+
+    try:
+        serve_engine(host, port)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _register_engine_commands() -> None:

@@ -10,6 +10,7 @@ import requests
 
 from fleetsim.engine_cli import add_integration
 from mock_vendors.wsgi import StackApp
+from sync_engine.clock import record_clock, stack_spec
 from sync_engine.store import Store
 from sync_engine.store.store import DEFAULT_PATH
 
@@ -38,8 +39,12 @@ def wait_until_serving(base_url: str, timeout_s: float = 30.0) -> None:
 
 
 def activate_demo(app: StackApp, base_url: str) -> list[str]:
-    """Add (idempotently) the demo's GPS Insight, Wex and Whip Around integrations."""
+    """Record that the engine runs on this stack's virtual clock, then add (idempotently) the
+    demo's GPS Insight, Wex and Whip Around integrations, activated on that clock. Every
+    command against the demo store then follows the stack's clock (FLEETSIM_ENGINE_CLOCK
+    still overrides it for one command)."""
     store = Store()
+    record_clock(store, stack_spec(base_url))
     done = []
     for kind in ("gpsinsight", "wex"):
         creds = app.vendors[kind].extensions["fleetsim"].backend.credentials()

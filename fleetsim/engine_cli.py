@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ import click
 from sync_engine.clients.base import VendorError
 from sync_engine.clients.gpsinsight import GpsInsightClient
 from sync_engine.clients.whiparound import WhipAroundClient
+from sync_engine.clock import ClockConfigError, engine_clock
 from sync_engine.engine import ConfigError, Engine
 from sync_engine.report import EXIT_CODES, Report
 from sync_engine.store import ABANDONED, Store
@@ -23,8 +25,13 @@ DEFAULT_URLS = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def clock_of(store: Store) -> Callable[[], datetime]:
+    """The engine's clock for ``store`` (see sync_engine.clock); a bad FLEETSIM_ENGINE_CLOCK
+    or recorded choice is a usage error, said before anything is done."""
+    try:
+        return engine_clock(store)
+    except ClockConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def add_integration(
@@ -36,7 +43,9 @@ def add_integration(
     username: str | None = None,
     secret: str,
 ) -> str:
-    """Validate credentials against the vendor, then store them. Returns the name."""
+    """Validate credentials against the vendor, then store them, activated at the engine's
+    clock's now. Returns the name."""
+    now = clock_of(store)
     url = (base_url or DEFAULT_URLS[kind]).rstrip("/")
     if kind == "whiparound":
         WhipAroundClient(url, secret).assets()  # reads one page set: proves the key works
@@ -45,7 +54,7 @@ def add_integration(
             raise click.UsageError("--username is required for GPS Insight and Wex")
         GpsInsightClient(url, username, secret).login()
     name = name or kind
-    store.save_integration(name, kind, url, secret, _now(), username=username)
+    store.save_integration(name, kind, url, secret, now(), username=username)
     return name
 
 
@@ -112,9 +121,14 @@ def sync_telematics(integration: str | None, as_json: bool) -> None:
 
     One run per integration at a time, on any number of hosts sharing the store: a run holds a
     lease it renews while it works; a killed run's lease is taken over once it expired
-    (FLEETSIM_LEASE_TTL_S, default 30 s) and the killed run is listed as ABANDONED."""
+    (FLEETSIM_LEASE_TTL_S, default 30 s) and the killed run is listed as ABANDONED.
+
+    The engine runs on the store's recorded clock (real time unless `make run` recorded its
+    stack's virtual clock); FLEETSIM_ENGINE_CLOCK=real|stack:<base url> overrides it."""
+    store = Store()
+    clock = clock_of(store)
     try:
-        engine = Engine(Store())
+        engine = Engine(store, clock=clock)
         reports = engine.sync_telematics(integration)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -7,6 +7,7 @@ through :mod:`fleetsim.redact`.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from dataclasses import replace
@@ -15,6 +16,13 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from fleetsim.demo import activate_demo, fresh_demo_store, wait_until_serving
+from fleetsim.engine_child import (
+    engine_address,
+    healthz_url,
+    start_engine,
+    stop_engine,
+    wait_until_healthy,
+)
 from fleetsim.redact import redact
 from mock_vendors.wsgi import StackApp
 
@@ -73,12 +81,24 @@ def banner(app: StackApp, base_url: str) -> str:
     return "\n".join(lines)
 
 
-def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = True) -> None:
+def serve(
+    app: StackApp,
+    host: str,
+    port: int,
+    threads: int = 8,
+    demo: bool = True,
+    engine: bool = True,
+    engine_port: int | None = None,
+) -> None:
     """Run the stack in the foreground until interrupted (Ctrl-C stops it cleanly).
 
     With ``demo``, the engine's demo integrations are activated against this stack on a fresh
-    demo store before the ready line, so `fleetsim sync telematics` works straight away."""
+    demo store before the ready line, so `fleetsim sync telematics` works straight away; with
+    ``engine`` too, `fleetsim engine` runs beside the stack (a child process on the stack's
+    clock, stopped with it) and the ready line waits for its /healthz."""
     base_url = f"http://{host}:{port}"
+    engine_host, engine_port = engine_address(port=engine_port)
+    with_engine = demo and engine
     # The bind address is a Host the control plane answers (besides the loopback names).
     app.stack.settings = replace(app.stack.settings, host=host)
     text = banner(app, base_url)
@@ -95,6 +115,15 @@ def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = Tr
                 print(f"demo set-up failed, not ready: {reason}", flush=True)
                 return
             print(f"  sync engine     {store_note}; integrations {', '.join(names)}")
+        if with_engine:
+            url = healthz_url(engine_host, engine_port)
+            try:
+                wait_until_healthy(url)
+            except Exception as exc:
+                reason = redact(f"{type(exc).__name__}: {exc}")
+                print(f"engine not answering at {url}, not ready: {reason}", flush=True)
+                return
+            print(f"  engine          {url.removesuffix('/healthz')}  (/healthz, /api/runs)")
         print(READY_LINE, flush=True)
 
     def announce(worker: Any) -> None:
@@ -124,5 +153,11 @@ def serve(app: StackApp, host: str, port: int, threads: int = 8, demo: bool = Tr
         "keepalive": 5,
         "proc_name": "fleetsim",
     }
-    StackServer(app, options).run()
+    master = os.getpid()
+    child = start_engine(engine_host, engine_port, base_url) if with_engine else None
+    try:
+        StackServer(app, options).run()
+    finally:
+        if child is not None and os.getpid() == master:  # not in the forked worker
+            stop_engine(child)
     sys.exit(0)

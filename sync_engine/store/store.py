@@ -15,7 +15,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from .leases import LeaseQueries
-from .tables import asset_marks, cursors, defect_ledger, integrations, metadata, runs
+from .tables import (
+    asset_marks,
+    cursors,
+    defect_ledger,
+    integrations,
+    metadata,
+    runs,
+    settings,
+)
 
 DEFAULT_PATH = Path(".fleetsim") / "fleetsim.db"
 
@@ -107,6 +115,23 @@ class Store(LeaseQueries):
             query = query.where(integrations.c.kind == kind)
         with self.engine.connect() as conn:
             return [_integration(r._mapping) for r in conn.execute(query)]
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        """An engine-wide setting (None when it was never saved)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(settings.c.value).where(settings.c.key == key)).first()
+        return row[0] if row else None
+
+    def save_setting(self, key: str, value: str) -> None:
+        """Add or replace an engine-wide setting."""
+        with self._write, self.engine.begin() as conn:
+            done = conn.execute(
+                update(settings).where(settings.c.key == key).values(value=value)
+            ).rowcount
+            if not done:
+                conn.execute(insert(settings).values(key=key, value=value))
 
     # -- cursors -----------------------------------------------------------------------------
 

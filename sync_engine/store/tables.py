@@ -90,3 +90,12 @@ leases = Table(
     Column("run_id", Integer),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# Engine-wide settings, one row per key (e.g. ``engine_clock``: which clock the engine runs
+# on). Like every table here it is created when a store is opened, so older stores gain it.
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

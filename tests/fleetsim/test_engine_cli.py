@@ -1,6 +1,7 @@
 """``fleetsim integrations|sync|runs`` through click's CliRunner, against the emulators on a
-loopback socket, with the store in ``tmp_path`` (``FLEETSIM_DB_URL``). The engine the CLI builds
-runs on the stack's frozen clock and a sleeper that only records (never sleeps)."""
+loopback socket, with the store in ``tmp_path`` (``FLEETSIM_DB_URL``). The store is set up as
+``make run`` sets it up, with the stack's clock recorded as the engine's: the CLI reads the
+stack's (frozen) clock over HTTP. The engine it builds gets a sleeper that only records."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,16 @@ from click.testing import CliRunner, Result
 
 from fleetsim import engine_cli
 from fleetsim.cli import main
+from fleetsim.demo import activate_demo
 from helpers import T0, demo_credentials, make_stack_app, served
+from sync_engine.clock import (
+    ENV_VAR,
+    SETTING,
+    StackClock,
+    engine_clock,
+    record_clock,
+    stack_spec,
+)
 from sync_engine.engine import Engine
 from sync_engine.store import Store
 
@@ -81,14 +91,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
         users, keys = demo_credentials(base)
         db_url = f"sqlite:///{tmp_path / 'fleetsim.db'}"
         monkeypatch.setenv("FLEETSIM_DB_URL", db_url)
-        clock = app.stack.clock
+        monkeypatch.delenv(ENV_VAR, raising=False)
+        record_clock(Store(db_url), stack_spec(base))
         waits: list[float] = []
-        monkeypatch.setattr(engine_cli, "_now", clock.now)
-        monkeypatch.setattr(
-            engine_cli,
-            "Engine",
-            lambda store: Engine(store, clock=clock.now, sleep=waits.append, rng=random.Random(1)),
-        )
+
+        def engine(store: Store, clock: Any) -> Engine:
+            assert isinstance(clock, StackClock)  # the CLI's own clock, not the test's
+            return Engine(store, clock=clock, sleep=waits.append, rng=random.Random(1))
+
+        monkeypatch.setattr(engine_cli, "Engine", engine)
         yield Cli(
             base=base,
             db_url=db_url,
@@ -336,3 +347,93 @@ def test_sync_telematics_with_a_bad_lease_ttl_says_so(
         "Error: FLEETSIM_LEASE_TTL_S must be seconds between 0 and 86400, not 'soon'\n"
     )
     assert cli("runs").output == ""
+
+
+# -- the engine's clock -----------------------------------------------------------------------
+
+
+def dtc_defects(cli: Cli) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{cli.base}{WA_API}/defects", params={"limit": 1000}, headers={"x-api-key": cli.wa_key}
+    )
+    response.raise_for_status()
+    return [d for d in response.json()["data"] if d.get("dtc_code")]
+
+
+def test_r17_a_dtc_active_on_three_virtual_days_is_reposted_once_a_day_on_the_stack_clock(
+    cli: Cli,
+) -> None:
+    cli.add_gps()
+    cli.add_wa()
+    for day in range(3):
+        if day:
+            advanced = requests.post(f"{cli.base}/gpsinsight/_mock/clock", json={"advance": 86400})
+            assert advanced.json()["now"] == (T0 + timedelta(days=day)).isoformat()
+        result = cli("sync", "telematics", "--json")
+        assert result.exit_code == 0, result.output
+        (report,) = json.loads(result.output)
+        assert report["outcome"] == "SUCCESS"
+    assert cli("sync", "telematics").exit_code == 0  # again the same virtual day: no re-post
+    defects = dtc_defects(cli)
+    assert defects
+    per_code: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for defect in defects:
+        per_code.setdefault((defect["asset_id"], defect["dtc_code"]), []).append(defect)
+    assert [k for k, v in per_code.items() if len(v) != 1] == []  # one defect per asset+code
+    assert {(d["status"], d["repeated_times"]) for d in defects} == {("New", 3)}
+    days = [line.split()[1] for line in cli("runs").output.splitlines()]
+    assert days == ["2026-03-12", "2026-03-12", "2026-03-11", "2026-03-10"]
+
+
+def test_integrations_add_activates_on_the_stack_clock_as_it_moves(cli: Cli) -> None:
+    requests.post(f"{cli.base}/gpsinsight/_mock/clock", json={"advance": 3 * 86400})
+    assert cli.add_gps().exit_code == 0
+    row = cli.store().integration("gpsinsight")
+    assert row is not None and row["activated_at"] == T0 + timedelta(days=3)
+
+
+def test_engine_clock_variable_overrides_the_recorded_stack_clock(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "real")
+    before = datetime.now(UTC)
+    assert cli.add_gps().exit_code == 0
+    row = cli.store().integration("gpsinsight")
+    assert row is not None and before <= row["activated_at"] <= datetime.now(UTC)
+
+
+def test_a_bad_engine_clock_variable_is_refused_before_anything_is_done(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.add_gps()
+    cli.add_wa()
+    monkeypatch.setenv(ENV_VAR, "stack:nowhere")
+    message = (
+        f"Error: {ENV_VAR} must be 'real', 'stack:<base url>' or an http(s) base URL, "
+        "not 'stack:nowhere'\n"
+    )
+    calls = len(requests.get(f"{cli.base}/whiparound/_mock/journal").json()["entries"])
+    for args in (("sync", "telematics"), ("integrations", "add", "whiparound", "--api-key", "k")):
+        result = cli(*args)
+        assert (result.exit_code, result.output) == (1, message)
+    assert cli("runs").output == ""
+    assert len(requests.get(f"{cli.base}/whiparound/_mock/journal").json()["entries"]) == calls
+
+
+def test_demo_activation_records_the_stack_clock_with_the_integrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("FLEETSIM_DB_URL", db_url)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    app = make_stack_app(vehicles=4, wex_vehicles=2)
+    with served(app) as base:
+        app.stack.clock.change(seconds=7200)
+        assert activate_demo(app, base) == ["gpsinsight", "wex", "whiparound"]
+        store = Store(db_url)
+        assert store.setting(SETTING) == f"stack:{base}"
+        assert {r["name"]: r["activated_at"] for r in store.integrations()} == {
+            name: T0 + timedelta(hours=2) for name in ("gpsinsight", "wex", "whiparound")
+        }
+        app.stack.clock.change(seconds=86400)
+        assert engine_clock(store, env={})() == T0 + timedelta(days=1, hours=2)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -28,16 +29,30 @@ class LiveStack:
     def __init__(self, db_path: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.engine_port = _free_port()
+        self.engine = f"http://127.0.0.1:{self.engine_port}"
         self.db_url = f"sqlite:///{db_path}"
         env = {
             **os.environ,
             "FLEETSIM_SEED": "3",
             "FLEETSIM_VEHICLES": "12",
             "FLEETSIM_DB_URL": self.db_url,  # never touch a developer's demo store
+            # No scheduled runs beside the tests' own `sync` (they would hold the lease).
+            "FLEETSIM_TELEMATICS_INTERVAL": "0",
         }
+        env.pop("FLEETSIM_ENGINE_CLOCK", None)
         env.pop("FLEETSIM_ADMIN_KEY", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleetsim.cli", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "fleetsim.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--engine-port",
+                str(self.engine_port),
+            ],  # fmt: skip
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -111,6 +126,30 @@ def test_ready_comes_after_the_demo_integrations_are_activated(live: LiveStack) 
     assert lines.index("fleetsim ready") > engine_line
 
 
+def test_the_engine_answers_healthz_once_ready_and_follows_the_stack_clock(
+    live: LiveStack,
+) -> None:
+    lines = [line.strip() for line in live.lines]
+    assert f"engine          {live.engine}  (/healthz, /api/runs)" in lines
+    assert lines.index("fleetsim ready") > lines.index(f"fleetsim engine on {live.engine}")
+    health = requests.get(f"{live.engine}/healthz", timeout=5).json()
+    assert health["status"] == "ok" and health["scheduler"]["running"] is True
+    names = [i["name"] for i in requests.get(f"{live.engine}/api/integrations", timeout=5).json()[
+        "integrations"
+    ]]  # fmt: skip
+    assert names == ["gpsinsight", "wex", "whiparound"]
+    # Two virtual hours later, the engine's clock (read at most once a second) says so too.
+    clock = requests.post(f"{live.base}/gpsinsight/_mock/clock", json={"advance": 7200}, timeout=5)
+    stack_now = datetime.fromisoformat(clock.json()["now"])
+    deadline = time.monotonic() + 10
+    engine_now = datetime.fromisoformat(health["scheduler"]["clock"])
+    while engine_now < stack_now and time.monotonic() < deadline:
+        time.sleep(0.1)  # the engine refreshes the stack clock once a second
+        health = requests.get(f"{live.engine}/healthz", timeout=5).json()
+        engine_now = datetime.fromisoformat(health["scheduler"]["clock"])
+    assert stack_now <= engine_now < stack_now + timedelta(minutes=5)
+
+
 def test_sync_telematics_runs_against_the_served_demo_and_replays_nothing(
     live: LiveStack,
 ) -> None:
@@ -147,3 +186,5 @@ def test_ctrl_c_stops_the_stack_cleanly(live: LiveStack) -> None:
     assert time.monotonic() - started < 15
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"{live.base}/gpsinsight/v2/heartbeat/beat", timeout=2)
+    with pytest.raises(requests.exceptions.ConnectionError):  # the engine stopped with it
+        requests.get(f"{live.engine}/healthz", timeout=2)

@@ -1,0 +1,341 @@
+"""`fleetsim engine`: the scheduler, stopping a run at a safe point, and the status API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from fleetsim.engine_service import (
+    INTERRUPTED,
+    SKIPPED_BUSY,
+    Schedule,
+    Scheduler,
+    build_scheduler,
+    parent_gone,
+    telematics_interval,
+)
+from helpers import T0, demo_credentials, make_stack_app, served
+from mock_vendors.wsgi import StackApp
+from sync_engine.engine import ConfigError
+from sync_engine.report import Report
+from sync_engine.store import Store
+
+WA_API = "/whiparound/api/public/v4"
+SECRET_GPS = "gps-app-token-SECRET-1"
+SECRET_WA = "wa-api-key-SECRET-2"
+
+
+class FakeClock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += timedelta(seconds=seconds)
+
+
+class Runs:
+    """A fake pipeline run: records (integration, clock time) and reports SUCCESS."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.calls: list[tuple[str, datetime]] = []
+
+    def __call__(self, name: str) -> Report:
+        self.calls.append((name, self.clock()))
+        return Report("telematics", name)
+
+
+def fake_scheduler(interval_s: float, names: list[str]) -> tuple[Scheduler, FakeClock, Runs]:
+    clock = FakeClock()
+    runs = Runs(clock)
+    scheduler = Scheduler(clock=clock)
+    scheduler.register(Schedule("telematics", timedelta(seconds=interval_s), lambda: names, runs))
+    return scheduler, clock, runs
+
+
+# -- the schedule (step 1) -----------------------------------------------------------------------
+
+
+def test_first_run_is_one_interval_after_start_then_every_interval() -> None:
+    scheduler, clock, runs = fake_scheduler(300, ["gpsinsight", "wex"])
+    scheduler.tick()
+    clock.advance(299)
+    scheduler.tick()
+    assert runs.calls == []
+    clock.advance(1)
+    scheduler.tick()
+    assert runs.calls == [("gpsinsight", T0 + timedelta(seconds=300)),
+                          ("wex", T0 + timedelta(seconds=300))]  # fmt: skip
+    clock.advance(299)
+    scheduler.tick()
+    assert len(runs.calls) == 2
+    clock.advance(1)
+    scheduler.tick()
+    assert [c[0] for c in runs.calls] == ["gpsinsight", "wex", "gpsinsight", "wex"]
+    state = scheduler.state()["schedule"]["telematics:gpsinsight"]
+    assert state["runs"] == 2 and state["last_outcome"] == "SUCCESS"
+    assert state["next_due"] == (T0 + timedelta(seconds=900)).isoformat()
+
+
+def test_a_big_clock_jump_runs_once_not_once_per_missed_interval() -> None:
+    scheduler, clock, runs = fake_scheduler(60, ["gpsinsight"])
+    scheduler.tick()
+    clock.advance(3600)
+    scheduler.tick()
+    scheduler.tick()
+    assert len(runs.calls) == 1
+    assert scheduler.slots[("telematics", "gpsinsight")].next_due == clock() + timedelta(seconds=60)
+
+
+def test_an_integration_added_later_runs_one_interval_after_it_was_seen() -> None:
+    names = ["gpsinsight"]
+    scheduler, clock, runs = fake_scheduler(100, names)
+    scheduler.tick()
+    clock.advance(50)
+    names.append("wex")
+    scheduler.tick()
+    clock.advance(50)
+    scheduler.tick()
+    assert [c[0] for c in runs.calls] == ["gpsinsight"]
+    clock.advance(50)
+    scheduler.tick()
+    assert [c[0] for c in runs.calls] == ["gpsinsight", "wex"]
+
+
+def test_interval_zero_turns_the_pipeline_off() -> None:
+    scheduler, clock, runs = fake_scheduler(0, ["gpsinsight"])
+    clock.advance(10**6)
+    scheduler.tick()
+    assert runs.calls == [] and scheduler.state()["pipelines"] == []
+
+
+def test_telematics_interval_from_env() -> None:
+    assert telematics_interval({}) == timedelta(seconds=300)
+    assert telematics_interval({"FLEETSIM_TELEMATICS_INTERVAL": "0"}) == timedelta(0)
+    assert telematics_interval({"FLEETSIM_TELEMATICS_INTERVAL": "2.5"}) == timedelta(seconds=2.5)
+    for bad in ("-1", "soon", "1e9"):
+        with pytest.raises(ConfigError, match="FLEETSIM_TELEMATICS_INTERVAL"):
+            telematics_interval({"FLEETSIM_TELEMATICS_INTERVAL": bad})
+
+
+def test_the_loop_looks_at_the_clock_every_second_so_a_jump_starts_a_run_soon() -> None:
+    scheduler, clock, runs = fake_scheduler(300, ["gpsinsight"])
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return scheduler.stop.wait(0.005)  # a real second per tick, compressed for the test
+
+    scheduler.wait = wait
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(waits) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert runs.calls == []
+        clock.advance(300)
+        ticks_before = len(waits)
+        while not runs.calls and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert runs.calls == [("gpsinsight", T0 + timedelta(seconds=300))]
+        assert len(waits) - ticks_before <= 2  # started at the next tick: within ~1 s
+        assert set(waits) == {1.0}
+        assert scheduler.state()["running"] is True
+    finally:
+        scheduler.shutdown(timeout=5)
+    assert scheduler.thread is not None and not scheduler.thread.is_alive()
+    assert scheduler.state()["running"] is False and scheduler.state()["stopping"] is True
+
+
+# -- against a served stack ----------------------------------------------------------------------
+
+
+@dataclass
+class Rig:
+    app: StackApp
+    base: str
+    store: Store
+    waits: list[float]
+
+    def stack_now(self) -> datetime:
+        return self.app.stack.clock.now()
+
+    def fault(self, vendor: str, **spec: Any) -> None:
+        response = requests.post(f"{self.base}/{vendor}/_mock/faults", json=spec, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def advance(self, seconds: float) -> None:
+        requests.post(
+            f"{self.base}/gpsinsight/_mock/clock", json={"advance": seconds}, timeout=5
+        ).raise_for_status()
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    app = make_stack_app(vehicles=6, wex_vehicles=0)
+    with served(app) as base:
+        users, keys = demo_credentials(base)
+        master = next(u for u in users if u["master"])
+        wa_key = next(k["key"] for k in keys if k["type"] == "integration")
+        store = Store("sqlite://")
+        store.save_integration(
+            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", master["app_token"], T0,
+            username=master["username"],
+        )  # fmt: skip
+        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        yield Rig(app, base, store, [])
+
+
+def rig_scheduler(rig: Rig, **env: str) -> Scheduler:
+    return build_scheduler(
+        rig.store,
+        rig.stack_now,
+        env={"FLEETSIM_TELEMATICS_INTERVAL": "300", **env},
+        sleep=rig.waits.append,
+    )
+
+
+def test_a_scheduled_telematics_run_syncs_and_is_recorded(rig: Rig) -> None:
+    scheduler = rig_scheduler(rig)
+    assert scheduler.tick() == []
+    rig.advance(300)
+    (report,) = scheduler.tick()
+    assert report.outcome == "SUCCESS", report.errors
+    assert report.writes > 0 and report.counts["read"] == 6
+    (run,) = rig.store.runs()
+    assert run["outcome"] == "SUCCESS" and run["report"]["writes"] == report.writes
+    state = scheduler.state()
+    assert state["schedule"]["telematics:gpsinsight"]["last_outcome"] == "SUCCESS"
+    assert state["clock"] == rig.stack_now().isoformat()
+
+
+def test_a_run_refused_by_a_held_lease_is_skipped_until_next_due(rig: Rig) -> None:
+    scheduler = rig_scheduler(rig)
+    scheduler.tick()
+    rig.advance(300)
+    now = rig.stack_now()
+    held = rig.store.start_leased_run("telematics", "gpsinsight", "other-host:1", now,
+                                      timedelta(hours=1))  # fmt: skip
+    (report,) = scheduler.tick()
+    assert [e["where"] for e in report.errors] == ["lock"]
+    slot = scheduler.state()["schedule"]["telematics:gpsinsight"]
+    assert slot["last_outcome"] == SKIPPED_BUSY
+    assert slot["next_due"] == (now + timedelta(seconds=300)).isoformat()
+    assert scheduler.tick() == []  # not retried before it is due again
+    assert [r["id"] for r in rig.store.runs()] == [held.run_id]  # no run recorded for it
+
+
+def test_stop_ends_the_run_at_its_next_safe_point_as_interrupted(rig: Rig) -> None:
+    scheduler = rig_scheduler(rig)
+    scheduler.tick()
+    rig.advance(300)
+    # The first Whip Around write is throttled; while the run waits to retry, the engine
+    # is told to stop (as Ctrl-C / SIGTERM do), so the retry is never sent.
+    rig.fault("whiparound", method="POST", path="/api/public/v4/assets/*", first=1,
+              status=429, retry_after=2)  # fmt: skip
+
+    def sleep(seconds: float) -> None:
+        rig.waits.append(seconds)
+        scheduler.stop.set()
+
+    engine = scheduler.schedules[0].run.__self__  # type: ignore[attr-defined]
+    engine.sleep = sleep
+    engine.concurrency = 1  # one write at a time: none other is under way when it stops
+    (report,) = scheduler.tick()
+    assert rig.waits == [2.0]
+    assert any("interrupted at a safe point" in e["message"] for e in report.errors)
+    assert report.writes == 0
+    (run,) = rig.store.runs()
+    assert run["outcome"] == INTERRUPTED and run["finished_at"] is not None
+    assert run["report"]["outcome"] == INTERRUPTED
+    assert rig.store.cursor("gpsinsight", "history") is None  # R5: no cursor saved
+    lease = rig.store.lease("telematics", "gpsinsight")
+    assert lease is not None and lease["holder"] is None  # released for the next run
+    assert scheduler.state()["schedule"]["telematics:gpsinsight"]["last_outcome"] == INTERRUPTED
+    assert scheduler.tick() == []  # stopping: nothing more starts
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_fleetsim_engine_serves_healthz_and_stops_on_sigterm(tmp_path: Any) -> None:
+    port = _free_port()
+    env = {**os.environ, "FLEETSIM_DB_URL": f"sqlite:///{tmp_path / 'engine.db'}",
+           "FLEETSIM_ENGINE_PORT": str(port), "FLEETSIM_TELEMATICS_INTERVAL": "60"}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetsim.cli", "engine"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+                break
+            except requests.RequestException:
+                time.sleep(0.05)  # waiting for the process to bind, not for a schedule
+        assert body["status"] == "ok", body
+        assert body["scheduler"]["running"] is True
+        assert body["scheduler"]["pipelines"] == [{"name": "telematics", "interval_s": 60.0}]
+        runs = requests.get(f"http://127.0.0.1:{port}/api/runs", timeout=5).json()
+        assert runs == {"runs": []}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert proc.stdout is not None
+        assert f"fleetsim engine on http://127.0.0.1:{port}" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_an_engine_whose_starting_process_died_stops_by_itself(tmp_path: Any) -> None:
+    # `fleetsim serve` names itself in FLEETSIM_ENGINE_PARENT_PID; a pid that is not the
+    # engine's parent stands for a serve that was SIGKILLed (the engine was re-parented).
+    port = _free_port()
+    env = {**os.environ, "FLEETSIM_DB_URL": f"sqlite:///{tmp_path / 'engine.db'}",
+           "FLEETSIM_ENGINE_PORT": str(port), "FLEETSIM_TELEMATICS_INTERVAL": "0",
+           "FLEETSIM_ENGINE_PARENT_PID": str(os.getpid() + 1_000_000)}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetsim.cli", "engine"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_parent_gone_reads_the_variable_serve_sets() -> None:
+    assert parent_gone({}) is False
+    assert parent_gone({"FLEETSIM_ENGINE_PARENT_PID": str(os.getppid())}) is False
+    assert parent_gone({"FLEETSIM_ENGINE_PARENT_PID": str(os.getppid() + 1_000_000)}) is True
