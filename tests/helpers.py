@@ -73,6 +73,31 @@ def served(app: StackApp) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+WA_API = "/whiparound/api/public/v4"
+
+
+class Sleeper:
+    """Records the engine's waits; never sleeps."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def activate_integrations(
+    store: Any, base: str, user: dict[str, Any], wa_key: str, at: datetime = T0
+) -> None:
+    """Store the served stack's GPS Insight integration (as ``user``) and its Whip Around
+    integration (with ``wa_key``), activated at ``at``."""
+    store.save_integration(
+        "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], at,
+        username=user["username"],
+    )  # fmt: skip
+    store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, at)
+
+
 def demo_credentials(base: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(GPS Insight users, Whip Around keys) of a served stack, from its control plane."""
     users = requests.get(f"{base}/gpsinsight/_mock/credentials").json()["accounts"][0]["users"]

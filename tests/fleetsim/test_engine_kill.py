@@ -22,13 +22,12 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import demo_credentials, served
+from helpers import WA_API, activate_integrations, demo_credentials, served
 from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.stack import Stack, StackSettings
 from mock_vendors.wsgi import create_all
 from sync_engine.store import Store
 
-WA_API = "/whiparound/api/public/v4"
 TTL_S = 2.0
 BUSY = "a run of telematics:gpsinsight is already in progress"
 FLEETSIM = [sys.executable, "-c", "from fleetsim.cli import main; main()"]
@@ -87,11 +86,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         db_url = f"sqlite:///{tmp_path / 'fleetsim.db'}"
         store = Store(db_url)
         activated = now - timedelta(hours=2)  # two hours of history: many writes to make
-        store.save_integration(
-            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], activated,
-            username=user["username"],
-        )  # fmt: skip
-        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, activated)
+        activate_integrations(store, base, user, wa_key, activated)
         env = {
             **os.environ,
             "FLEETSIM_DB_URL": db_url,

@@ -26,13 +26,12 @@ from fleetsim.engine_service import (
     parent_gone,
     telematics_interval,
 )
-from helpers import T0, demo_credentials, make_stack_app, served
+from helpers import T0, activate_integrations, demo_credentials, make_stack_app, served
 from mock_vendors.wsgi import StackApp
 from sync_engine.engine import ConfigError
 from sync_engine.report import Report
 from sync_engine.store import Store
 
-WA_API = "/whiparound/api/public/v4"
 SECRET_GPS = "gps-app-token-SECRET-1"
 SECRET_WA = "wa-api-key-SECRET-2"
 
@@ -196,11 +195,7 @@ def rig() -> Iterator[Rig]:
         master = next(u for u in users if u["master"])
         wa_key = next(k["key"] for k in keys if k["type"] == "integration")
         store = Store("sqlite://")
-        store.save_integration(
-            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", master["app_token"], T0,
-            username=master["username"],
-        )  # fmt: skip
-        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        activate_integrations(store, base, master, wa_key, T0)
         yield Rig(app, base, store, [])
 
 

@@ -15,13 +15,12 @@ import pytest
 import requests
 from sqlalchemy import event
 
-from helpers import T0, demo_credentials, make_stack_app, served
+from helpers import T0, activate_integrations, demo_credentials, make_stack_app, served
 from sync_engine import engine as engine_module
 from sync_engine.engine import ConfigError, Engine, lease_ttl_from_env
 from sync_engine.store import Lease, LeaseKeeper, LeaseLost, RunBusy, Store
 
 TTL = timedelta(seconds=30)
-WA_API = "/whiparound/api/public/v4"
 BUSY = "a run of telematics:gpsinsight is already in progress"
 
 
@@ -231,11 +230,7 @@ def stack(url: str) -> Iterator[tuple[str, Store]]:
         user = next(u for u in users if u["username"] == "acme.dispatch")
         wa_key = next(k["key"] for k in keys if k["type"] == "integration")
         store = Store(url)
-        store.save_integration(
-            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], T0,
-            username=user["username"],
-        )  # fmt: skip
-        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        activate_integrations(store, base, user, wa_key, T0)
         yield base, store
 
 

@@ -22,29 +22,26 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import T0, demo_credentials, make_stack_app, served
+from helpers import (
+    T0,
+    WA_API,
+    Sleeper,
+    activate_integrations,
+    demo_credentials,
+    make_stack_app,
+    served,
+)
 from mock_vendors.wsgi import StackApp
 from sync_engine.engine import Engine
 from sync_engine.report import EXIT_CODES, Report
 from sync_engine.store import Store
 
-WA_API = "/whiparound/api/public/v4"
 WA_WRITES = "/api/public/v4/assets/*"
 WA_DTC_WRITES = "/api/public/v4/assets/*/dtc-defects"
 KM_PER_MILE = 1.609344
 PLACEHOLDERS = {"", "N/A", "NA", "NONE", "NULL", "UNKNOWN", "TBD"}
 ENGINE_USER = "acme.dispatch"  # sees ALL VEHICLES, is not the Master User
 OPEN = ("New", "In Progress")
-
-
-class Sleeper:
-    """Records the engine's waits; never sleeps."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @dataclass
@@ -213,11 +210,7 @@ def rig() -> Iterator[Rig]:
         master = next(u for u in users if u["master"])
         wa_key = next(k["key"] for k in keys if k["type"] == "integration")
         store = Store("sqlite://")
-        store.save_integration(
-            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], T0,
-            username=user["username"],
-        )  # fmt: skip
-        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        activate_integrations(store, base, user, wa_key, T0)
         sleeper = Sleeper()
         engine = Engine(
             store, clock=lambda: app.stack.clock.now(), sleep=sleeper, rng=random.Random(1)

@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import T0, demo_credentials, make_stack_app, served
+from helpers import (
+    T0,
+    WA_API,
+    Sleeper,
+    activate_integrations,
+    demo_credentials,
+    make_stack_app,
+    served,
+)
 from mock_vendors.wsgi import StackApp
 from sync_engine.engine import Engine
 from sync_engine.model import Asset, Defect, Dtc, Fix, Vehicle, Vin
@@ -39,7 +47,6 @@ from sync_engine.store import Store
 NOW = datetime(2003, 2, 11, 15, 0, tzinfo=UTC)
 ACTIVATED = NOW - timedelta(days=30)
 VIN = "1M8GDM9AXKP042788"
-WA_API = "/whiparound/api/public/v4"
 OPEN = ("New", "In Progress")
 KM_PER_MILE = 1.609344
 
@@ -170,16 +177,6 @@ def test_r17_resolved_defect_missing_from_the_listing_is_not_reported_missing() 
 # -- the served stack -------------------------------------------------------------------------
 
 
-class Sleeper:
-    """Records the engine's waits; never sleeps."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @dataclass
 class Rig:
     app: StackApp
@@ -256,11 +253,7 @@ def rig() -> Iterator[Rig]:
         master = next(u for u in users if u["master"])
         wa_key = next(k["key"] for k in keys if k["type"] == "integration")
         store = Store("sqlite://")
-        store.save_integration(
-            "gpsinsight", "gpsinsight", f"{base}/gpsinsight", user["app_token"], T0,
-            username=user["username"],
-        )  # fmt: skip
-        store.save_integration("whiparound", "whiparound", f"{base}{WA_API}", wa_key, T0)
+        activate_integrations(store, base, user, wa_key, T0)
         sleeper = Sleeper()
         engine = Engine(
             store, clock=lambda: app.stack.clock.now(), sleep=sleeper, rng=random.Random(1)
