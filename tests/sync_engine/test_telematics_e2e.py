@@ -11,214 +11,28 @@ says) and R17 (at most one open defect per asset and code).
 from __future__ import annotations
 
 import json
-import random
-import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import pytest
-import requests
+from engine_rig import (  # noqa: F401  (rig: a fixture)
+    ENGINE_USER,
+    KM_PER_MILE,
+    OPEN,
+    PLACEHOLDERS,
+    WA_DTC_WRITES,
+    WA_WRITES,
+    Rig,
+    code_key,
+    parse,
+    rig_fixture,
+    vin_key,
+)
 
 from helpers import (
     T0,
-    WA_API,
-    Sleeper,
-    activate_integrations,
-    demo_credentials,
-    make_stack_app,
-    served,
 )
-from mock_vendors.wsgi import StackApp
-from sync_engine.engine import Engine
-from sync_engine.report import EXIT_CODES, Report
-from sync_engine.store import Store
-
-WA_WRITES = "/api/public/v4/assets/*"
-WA_DTC_WRITES = "/api/public/v4/assets/*/dtc-defects"
-KM_PER_MILE = 1.609344
-PLACEHOLDERS = {"", "N/A", "NA", "NONE", "NULL", "UNKNOWN", "TBD"}
-ENGINE_USER = "acme.dispatch"  # sees ALL VEHICLES, is not the Master User
-OPEN = ("New", "In Progress")
-
-
-@dataclass
-class Rig:
-    """A stack on a loopback socket, the engine over an in-memory store, and test helpers."""
-
-    app: StackApp
-    base: str
-    store: Store
-    sleeper: Sleeper
-    engine: Engine
-    gps_user: dict[str, Any]
-    gps_master: dict[str, Any]
-    wa_key: str
-    http: requests.Session = field(default_factory=requests.Session)
-
-    # -- the engine --------------------------------------------------------------------------
-
-    def sync(self) -> Report:
-        (report,) = self.engine.sync_telematics()
-        return report
-
-    def cursor(self) -> str | None:
-        return self.store.cursor("gpsinsight", "history")
-
-    # -- control planes ----------------------------------------------------------------------
-
-    def fault(self, vendor: str, **spec: Any) -> None:
-        response = self.http.post(f"{self.base}/{vendor}/_mock/faults", json=spec)
-        assert response.status_code == 201, response.text
-
-    def clear_faults(self) -> None:
-        for vendor in ("gpsinsight", "whiparound"):
-            self.http.delete(f"{self.base}/{vendor}/_mock/faults").raise_for_status()
-
-    def journal(self, vendor: str, method: str | None = None, path: str | None = None) -> list:
-        params = {k: v for k, v in {"method": method, "path": path}.items() if v}
-        response = self.http.get(f"{self.base}/{vendor}/_mock/journal", params=params)
-        response.raise_for_status()
-        return response.json()["entries"]
-
-    def clear_journals(self) -> None:
-        for vendor in ("gpsinsight", "whiparound"):
-            self.http.delete(f"{self.base}/{vendor}/_mock/journal").raise_for_status()
-
-    def advance(self, seconds: float) -> None:
-        self.http.post(f"{self.base}/gpsinsight/_mock/clock", json={"advance": seconds})
-
-    def now(self) -> datetime:
-        return self.app.stack.clock.now()
-
-    # -- the vendors' own APIs ---------------------------------------------------------------
-
-    def gps(self, method: str, **params: Any) -> Any:
-        """Call GPS Insight as the Master User (a session of its own, not the engine's)."""
-        login = self.http.post(
-            f"{self.base}/gpsinsight/v2/userauth/login",
-            data={"username": self.gps_master["username"],
-                  "app_token": self.gps_master["app_token"]},
-        )  # fmt: skip
-        token = login.json()["data"]["token"]
-        body = self.http.post(
-            f"{self.base}/gpsinsight/v2/{method}", data={"session_token": token, **params}
-        ).json()
-        assert body["head"]["status"] == "OK", body
-        return body["data"]
-
-    def wa(self, path: str, **params: Any) -> Any:
-        response = self.http.get(
-            f"{self.base}{WA_API}/{path}",
-            params={"limit": 1000, **params},
-            headers={"x-api-key": self.wa_key},
-        )
-        response.raise_for_status()
-        return response.json()["data"]
-
-    def defects(self) -> list[dict[str, Any]]:
-        return [d for d in self.wa("defects") if d.get("dtc_code")]
-
-    def login_count(self) -> int:
-        """Logins made with the engine's App Token (the Master User's are not counted)."""
-        return sum(
-            1
-            for e in self.journal("gpsinsight", path="/v2/userauth/login")
-            if e["app_token_id"] == self.gps_user["app_token_id"]
-        )
-
-    # -- what the truth is -----------------------------------------------------------------------
-
-    def matched(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(GPS Insight vehicle, Whip Around asset) pairs one to one on normalised VINs."""
-        vehicles = self.gps("vehicle/list", details=1)
-        assets = self.wa("assets")
-        by_vin: dict[str, list[dict[str, Any]]] = {}
-        for asset in assets:
-            by_vin.setdefault(vin_key(asset.get("vin")), []).append(asset)
-        source_vins = Counter(vin_key(v.get("vin")) for v in vehicles)
-        return [
-            (v, by_vin[key][0])
-            for v in vehicles
-            if (key := vin_key(v.get("vin"))) not in PLACEHOLDERS
-            and len(set(key)) > 1
-            and source_vins[key] == 1
-            and len(by_vin.get(key, [])) == 1
-        ]
-
-    def active_dtcs(self) -> set[tuple[int, str]]:
-        """(asset, code) of every code reported since activation minus the lookback."""
-        serial_to_asset = {v["serial_number"]: a["id"] for v, a in self.matched()}
-        start = int((T0 - timedelta(hours=24)).timestamp())
-        rows = self.gps("vehicle/dtc", start=start, end=int(self.now().timestamp()))
-        return {
-            (serial_to_asset[row["serial_number"]], code_key(code))
-            for row in rows
-            if row["serial_number"] in serial_to_asset
-            for code in row["dtc"]
-        }
-
-    def assert_converged(self) -> None:
-        """R2: every matched asset's location and odometer are GPS Insight's latest fix."""
-        self.clear_faults()
-        fixes = {f["id"]: f for f in self.gps("vehicle/location")}
-        pairs = self.matched()
-        assert len(pairs) >= 8
-        for vehicle, asset in pairs:
-            fix = fixes[vehicle["id"]]
-            location = asset["location"]
-            assert (location["latitude"], location["longitude"]) == (
-                fix["latitude"],
-                fix["longitude"],
-            ), vehicle["id"]
-            assert parse(location["recorded_at"]) == parse(fix["fix_time_gmt"]), vehicle["id"]
-            miles = float(fix["odometer"])
-            expected = miles * KM_PER_MILE if asset["odometer_unit"] == "km" else miles
-            assert asset["odometer"] == pytest.approx(expected, abs=0.051), vehicle["id"]
-
-    def assert_one_open_defect_per_code(self) -> None:
-        """R17: at most one open defect per (asset, code)."""
-        open_per_identity = Counter(
-            (d["asset_id"], code_key(d["dtc_code"])) for d in self.defects() if d["status"] in OPEN
-        )
-        assert [k for k, n in open_per_identity.items() if n > 1] == []
-
-    def secrets(self) -> list[str]:
-        return [self.gps_user["app_token"], self.gps_master["app_token"], self.wa_key]
-
-
-def vin_key(vin: str | None) -> str:
-    return re.sub(r"\s+", "", vin or "").upper()
-
-
-def code_key(code: str) -> str:
-    return " ".join(code.split()).upper()
-
-
-def parse(when: str) -> datetime:
-    return datetime.fromisoformat(when.replace("Z", "+00:00"))
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    app = make_stack_app(vehicles=12, wex_vehicles=4)
-    with served(app) as base:
-        users, keys = demo_credentials(base)
-        user = next(u for u in users if u["username"] == ENGINE_USER)
-        master = next(u for u in users if u["master"])
-        wa_key = next(k["key"] for k in keys if k["type"] == "integration")
-        store = Store("sqlite://")
-        activate_integrations(store, base, user, wa_key, T0)
-        sleeper = Sleeper()
-        engine = Engine(
-            store, clock=lambda: app.stack.clock.now(), sleep=sleeper, rng=random.Random(1)
-        )
-        rig = Rig(app, base, store, sleeper, engine, user, master, wa_key)
-        yield rig
-        rig.http.close()
-
+from sync_engine.report import EXIT_CODES
 
 # -- a clean world ------------------------------------------------------------------------------
 

@@ -8,27 +8,17 @@ records.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from engine_rig import KM_PER_MILE, OPEN, Rig, parse, rig_fixture, vin_key  # noqa: F401  (rig: fixture)
 
 from helpers import (
     T0,
-    WA_API,
-    Sleeper,
-    activate_integrations,
-    demo_credentials,
-    make_stack_app,
-    served,
 )
-from mock_vendors.wsgi import StackApp
-from sync_engine.engine import Engine
 from sync_engine.model import Asset, Defect, Dtc, Fix, Vehicle, Vin
 from sync_engine.reconcilers.telematics import (
     Memory,
@@ -41,14 +31,10 @@ from sync_engine.reconcilers.telematics import (
     plan,
     vendor_day,
 )
-from sync_engine.report import Report
-from sync_engine.store import Store
 
 NOW = datetime(2003, 2, 11, 15, 0, tzinfo=UTC)
 ACTIVATED = NOW - timedelta(days=30)
 VIN = "1M8GDM9AXKP042788"
-OPEN = ("New", "In Progress")
-KM_PER_MILE = 1.609344
 
 
 # -- plan factories --------------------------------------------------------------------------
@@ -177,92 +163,6 @@ def test_r17_resolved_defect_missing_from_the_listing_is_not_reported_missing() 
 # -- the served stack -------------------------------------------------------------------------
 
 
-@dataclass
-class Rig:
-    app: StackApp
-    base: str
-    store: Store
-    sleeper: Sleeper
-    engine: Engine
-    gps_master: dict[str, Any]
-    wa_key: str
-    http: requests.Session = field(default_factory=requests.Session)
-
-    def sync(self) -> Report:
-        (report,) = self.engine.sync_telematics("gpsinsight")
-        return report
-
-    def sync_all(self) -> list[Report]:
-        return self.engine.sync_telematics()
-
-    def fault(self, vendor: str, **spec: Any) -> None:
-        response = self.http.post(f"{self.base}/{vendor}/_mock/faults", json=spec)
-        assert response.status_code == 201, response.text
-
-    def journal(self, vendor: str, method: str | None = None) -> list[dict[str, Any]]:
-        params = {"method": method} if method else {}
-        response = self.http.get(f"{self.base}/{vendor}/_mock/journal", params=params)
-        response.raise_for_status()
-        entries: list[dict[str, Any]] = response.json()["entries"]
-        return entries
-
-    def clear_journal(self, vendor: str) -> None:
-        self.http.delete(f"{self.base}/{vendor}/_mock/journal").raise_for_status()
-
-    def reset_whiparound(self) -> None:
-        self.http.post(f"{self.base}/whiparound/_mock/reset").raise_for_status()
-
-    def gps(self, method: str, **params: Any) -> Any:
-        login = self.http.post(
-            f"{self.base}/gpsinsight/v2/userauth/login",
-            data={"username": self.gps_master["username"],
-                  "app_token": self.gps_master["app_token"]},
-        )  # fmt: skip
-        token = login.json()["data"]["token"]
-        body = self.http.post(
-            f"{self.base}/gpsinsight/v2/{method}", data={"session_token": token, **params}
-        ).json()
-        assert body["head"]["status"] == "OK", body
-        return body["data"]
-
-    def wa(self, path: str) -> Any:
-        response = self.http.get(
-            f"{self.base}{WA_API}/{path}", params={"limit": 1000},
-            headers={"x-api-key": self.wa_key},
-        )  # fmt: skip
-        response.raise_for_status()
-        return response.json()["data"]
-
-    def open_defects(self) -> Counter[tuple[int, str]]:
-        return Counter(
-            (d["asset_id"], d["dtc_code"])
-            for d in self.wa("defects")
-            if d.get("dtc_code") and d["status"] in OPEN
-        )
-
-    def assets(self) -> dict[int, dict[str, Any]]:
-        return {a["id"]: a for a in self.wa("assets")}
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    app = make_stack_app(vehicles=12, wex_vehicles=4)
-    with served(app) as base:
-        users, keys = demo_credentials(base)
-        user = next(u for u in users if u["username"] == "acme.dispatch")
-        master = next(u for u in users if u["master"])
-        wa_key = next(k["key"] for k in keys if k["type"] == "integration")
-        store = Store("sqlite://")
-        activate_integrations(store, base, user, wa_key, T0)
-        sleeper = Sleeper()
-        engine = Engine(
-            store, clock=lambda: app.stack.clock.now(), sleep=sleeper, rng=random.Random(1)
-        )
-        rig = Rig(app, base, store, sleeper, engine, master, wa_key)
-        yield rig
-        rig.http.close()
-
-
 def vehicle_with_dtcs(rig: Rig) -> tuple[str, int, set[str]]:
     """A matched GPS Insight vehicle with DTCs active now: its id, its asset id, its codes."""
     by_vin = {vin_key(a.get("vin")): a["id"] for a in rig.wa("assets")}
@@ -275,10 +175,6 @@ def vehicle_with_dtcs(rig: Rig) -> tuple[str, int, set[str]]:
             codes = {" ".join(c.split()).upper() for c in row["dtc"]}
             return v["id"], by_vin[vin_key(v.get("vin"))], codes
     raise AssertionError("the demo world always has a matched vehicle with DTCs")
-
-
-def vin_key(vin: str | None) -> str:
-    return "".join((vin or "").split()).upper()
 
 
 # -- R6a / R14 end to end ------------------------------------------------------------------------
@@ -355,10 +251,6 @@ def assert_matches_gps_insight(rig: Rig) -> None:
     assert checked >= 8
 
 
-def parse(when: str) -> datetime:
-    return datetime.fromisoformat(when.replace("Z", "+00:00"))
-
-
 def test_r15_r17_whip_around_reset_is_repaired_by_the_next_run_then_nothing_is_written(
     rig: Rig,
 ) -> None:
@@ -378,7 +270,7 @@ def test_r15_r17_whip_around_reset_is_repaired_by_the_next_run_then_nothing_is_w
     assert sorted((w["asset"], w["code"]) for w in missing) == sorted(opened)
     assert second.counts["created"] == len(opened)
 
-    rig.clear_journal("whiparound")
+    rig.clear_journals("whiparound")
     third = rig.sync()
     assert third.outcome == "SUCCESS", third.errors
     assert (third.writes, third.counts["created"], third.counts["updated"]) == (0, 0, 0)
