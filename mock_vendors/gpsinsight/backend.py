@@ -3,7 +3,8 @@
 The state is one JSON-native dict, so a dump is the state itself and a restore takes an edited
 dump verbatim. Sessions are kept beside it, never in a dump: they are secrets and short-lived.
 :class:`BackendCore` holds the state and who may see what; each of the platform's services is
-a mixin module (``auth``, ``vehicles``, ``trips``, ``users``, ``groups``, ``vin``) composed
+a mixin module (``auth``, ``vehicles``, ``trips``, ``users``, ``groups``, ``vin``, ``drivers``,
+``driversync``) composed
 into :class:`GpsInsightBackend`.
 A new service is a new mixin module, its schemas and its rows in ``routes.OPERATIONS``.
 """
@@ -20,6 +21,9 @@ from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.state import StateBackend
 
 from .auth import AuthService
+from .drivers import DriverService
+from .driversync import KEY as DRIVER_SYNC
+from .driversync import DriverSyncService, default_setting
 from .errors import FORBIDDEN_OTHER_USER, forbidden, not_found
 from .groups import GroupService
 from .trips import TripService
@@ -240,7 +244,15 @@ class BackendCore(StateBackend):
 
 
 class GpsInsightBackend(
-    AuthService, GroupService, VehicleService, TripService, UserService, VinService, BackendCore
+    AuthService,
+    GroupService,
+    VehicleService,
+    TripService,
+    UserService,
+    VinService,
+    DriverService,
+    DriverSyncService,
+    BackendCore,
 ):
     """One GPS Insight-platform vendor (GPS Insight or Wex): its accounts and behaviour."""
 
@@ -266,4 +278,5 @@ def _initial_state(world: dict[str, Any]) -> dict[str, Any]:
         "vehicles": world["vehicles"],
         "drivers": world["drivers"],
         "quota_log": {},
+        DRIVER_SYNC: default_setting(),
     }

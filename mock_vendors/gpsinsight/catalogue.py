@@ -5,7 +5,8 @@ Taken from the official PHP client's services (``gpsinsight/api-v2-client-php``,
 repository has two), whose method names are the live API's ``{service}/methods`` names: the
 PHP function names, except that a service's own list is the API's ``list``. ``diagnostic`` is
 not in the client; its methods are the documentation repository's
-(``gpsidev/api_v2_documentation``, ``diagnostic/*.md``).
+(``gpsidev/api_v2_documentation``, ``diagnostic/*.md``). ``driverisync`` is not in either: it
+is the portal's Driveri Driver Sync setting, given an API service here [assumed].
 
 What the emulator serves is ``routes.OPERATIONS``; a catalogued method it does not serve
 answers 501 ``Method not emulated: <service>/<method>`` (``{service}/methods`` included, for a
@@ -43,6 +44,7 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
         "addMember", "addUser", "create", "delete", "getAttributes", "inputs", "list",
         "listMembers", "listUsers", "removeDriver", "removeUser", "serviceReminder",
     ),
+    "driverisync": ("read", "update"),
     "fuelcard": (
         "assignFleetcorCard", "assignVoyagerCard", "listUnassigned", "listUnassignedVehicles",
     ),

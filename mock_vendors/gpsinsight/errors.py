@@ -10,6 +10,10 @@ from mock_vendors._common.errors import VendorError
 FORBIDDEN_SESSION = "Forbidden (session does not exist)"
 FORBIDDEN_LOGIN = "Forbidden (invalid username, password or app token)"
 FORBIDDEN_OTHER_USER = "Forbidden (only the Master User may act for another user)"
+FORBIDDEN_DRIVERS = (
+    "Forbidden (only the Master User or a user with ALL VEHICLES may change drivers)"
+)
+FORBIDDEN_DRIVER_SYNC = "Forbidden (only the Master User may change the Driver Sync setting)"
 TOO_MANY_REQUESTS = "too many requests"
 DATE_RULE = "use YYYY-MM-DD, M/D/YYYY (optionally with HH:MM:SS) or Unix epoch seconds"
 

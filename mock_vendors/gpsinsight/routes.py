@@ -275,6 +275,12 @@ SERVED: tuple[Operation, ...] = (
     _op("apiapp/create", _answer(Backend.apiapp_create), s.AppCreate(), SESSION_404),
     _op("apiapp/list", _answer(Backend.apiapp_list), NO_PARAMETERS, SESSION),
     _op("apiapp/update", _answer(Backend.apiapp_update), s.AppUpdate(), SESSION_404),
+    _op("driver/list", _answer(Backend.driver_list), s.DriverList(), SESSION_404),
+    _op("driver/create", _answer(Backend.driver_create), s.DriverCreate(), SESSION),
+    _op("driver/update", _answer(Backend.driver_update), s.DriverUpdate(), SESSION_404),
+    _op("driver/delete", _answer(Backend.driver_delete), s.OneDriver(), SESSION_404),
+    _op("driverisync/read", _answer(Backend.driverisync_read), NO_PARAMETERS, SESSION),
+    _op("driverisync/update", _answer(Backend.driverisync_update), s.DriverSyncUpdate(), SESSION),
 )
 OPERATIONS: tuple[Operation, ...] = SERVED + tuple(
     _op(f"{service}/{METHODS}", _methods(service), NO_PARAMETERS, SESSION)

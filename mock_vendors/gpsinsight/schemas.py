@@ -39,6 +39,7 @@ GROUP = "vehicle group name, group_id, or partial group name"
 DATE = "return data for this date (optional)"
 START = "start of a date span (optional)"
 END = "end date for a date span (optional)"
+TIMEZONE = "(US/Pacific, US/Arizona, US/Mountain, US/Central, US/Eastern, Europe/London, UTC, etc)"
 
 
 class TimeZone(Param):
@@ -245,11 +246,7 @@ class UserUpdate(ActingUser, Changes):
     last_name = _profile(data_key="lastname")
     phone = _profile()
     state = _profile()
-    timezone = TimeZone(
-        max_length=MAX_TEXT,
-        description="(US/Pacific, US/Arizona, US/Mountain, US/Central, US/Eastern, "
-        "Europe/London, UTC, etc)",
-    )
+    timezone = TimeZone(max_length=MAX_TEXT, description=TIMEZONE)
     password = Param(description="(optional) a new password")
     first_name_alias = _profile(data_key="first_name", alias_of="firstname")
     last_name_alias = _profile(data_key="last_name", alias_of="lastname")
@@ -323,3 +320,83 @@ class Repeat(NoParameters):
     """``heartbeat/repeat``."""
 
     word = Param(required=True, max_length=MAX_TEXT, description="the word to repeat")
+
+
+# -- drivers and the Driver Sync setting -----------------------------------------------------
+
+DRIVER = (
+    "Driver identifier (searches in order refid, id, last, first, first last, partial last, "
+    "partial first names)"
+)
+ALERT_PREF = (
+    "(0=none, 1=email, 2=sms, 3=email+sms (default), 4=garmin, 5=email+garmin, 6=sms+garmin, "
+    "7=email+sms+garmin) (optional)"
+)
+DRIVERI_ID = "(optional) the driver's Driveri DriverID (the portal's \"Driveri DriverID\" field)"
+
+
+class Name(Param):
+    """A driver's name: trimmed, and never only blanks (an empty one reads as absent)."""
+
+    default_error_messages = {"blank": "must not be blank"}
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(max_length=MAX_TEXT, **kw)
+
+    def read(self, text: str) -> str:
+        if not text.strip():
+            raise self.make_error("blank")
+        return text.strip()
+
+
+class DriverList(NoParameters):
+    """``driver/list``: every driver, or one."""
+
+    driver = Param(description=f"(optional) show a single driver: {DRIVER}")
+
+
+class OneDriver(NoParameters):
+    """The one driver the method acts on."""
+
+    driver = Param(required=True, description=DRIVER)
+
+
+class DriverCreate(NoParameters):
+    """``driver/create``: a new driver; last and first name are required. A ``version``
+    sent in is not a parameter (unknown parameters are ignored)."""
+
+    lastname = Name(required=True, description="the driver's last name")
+    firstname = Name(required=True, description="the driver's first name")
+    ref_id = Param(
+        max_length=MAX_TEXT, description="External reference ID for the driver (optional)"
+    )
+    email = Param(max_length=MAX_TEXT, description="(optional)")
+    phone = Param(max_length=MAX_TEXT, description="(optional but recommended)")
+    alert_pref = Integer(minimum=0, maximum=7, description=ALERT_PREF)
+    timezone = TimeZone(max_length=MAX_TEXT, description=TIMEZONE)
+    driveri_driver_id = Param(max_length=MAX_TEXT, description=DRIVERI_ID)
+
+
+class DriverUpdate(OneDriver, Changes):
+    """``driver/update``: the fields given of one driver (a blank ref_id, email, phone or
+    Driveri DriverID sets it blank; blank names and time zone count as absent)."""
+
+    CHANGES = (
+        "lastname", "firstname", "ref_id", "email", "alert_pref", "phone", "timezone",
+        "driveri_driver_id",
+    )  # fmt: skip
+
+    lastname = Name(description="(optional)")
+    firstname = Name(description="(optional)")
+    ref_id = _text("External reference ID (optional)")
+    email = _text()
+    alert_pref = Integer(minimum=0, maximum=7, description=ALERT_PREF)
+    phone = _text()
+    timezone = TimeZone(max_length=MAX_TEXT, description=TIMEZONE)
+    driveri_driver_id = _text(DRIVERI_ID)
+
+
+class DriverSyncUpdate(NoParameters):
+    """``driverisync/update``: turn Driver Sync on (1) or off (0)."""
+
+    enabled = Flag(required=True, description="1 turns Driver Sync on, 0 turns it off")

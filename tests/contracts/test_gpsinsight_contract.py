@@ -197,7 +197,7 @@ def test_the_contract_carries_the_catalogue_of_the_platforms_methods() -> None:
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-@pytest.mark.parametrize("path", ["alert/list", "vehicle/scorecard", "driver/methods"])
+@pytest.mark.parametrize("path", ["alert/list", "vehicle/scorecard", "drivergroup/methods"])
 def test_a_catalogued_method_not_served_answers_the_contracts_501(vendor: str, path: str) -> None:
     response = HARNESS.client.get(f"/{vendor}/v2/{path}")
     assert response.status_code == 501
@@ -273,6 +273,21 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         ("apiapp", "create"): {"app_name": "contract test", "description": "made by a test"},
         ("apiapp", "list"): {},
         ("apiapp", "update"): {"app_token": others[0], "active": 1, "app_name": "renamed"},
+        ("driver", "list"): {"driver": "2001"},
+        ("driver", "create"): {
+            "lastname": "Contract",
+            "firstname": "Casey",
+            "ref_id": "CT-1",
+            "email": "casey@example.com",
+            "phone": "602-555-0100",
+            "alert_pref": 3,
+            "timezone": "US/Arizona",
+            "driveri_driver_id": "DRV-CT-1",
+        },
+        ("driver", "update"): {"driver": "2002", "phone": "602-555-0101", "alert_pref": 1},
+        ("driver", "delete"): {"driver": "2003"},
+        ("driverisync", "read"): {},
+        ("driverisync", "update"): {"enabled": 1},
     }
     # Every served service answers {service}/methods without parameters.
     out = dict({} if method[1] == METHODS else fields[method])

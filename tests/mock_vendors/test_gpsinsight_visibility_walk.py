@@ -22,6 +22,7 @@ from gpsinsight_helpers import ok, role_row
 from werkzeug.test import Client, TestResponse
 
 from helpers import PLATFORM_VENDORS, T0, make_stack_app, module_stack_app, reset_platform_stack  # noqa: F401  (fixtures)
+from mock_vendors.gpsinsight.errors import FORBIDDEN_DRIVER_SYNC, FORBIDDEN_DRIVERS
 from mock_vendors.gpsinsight.routes import OPERATIONS, SESSIONLESS
 
 OWN_GROUP = "South Region"
@@ -148,6 +149,19 @@ PLANS: dict[str, Callable[[Walk], dict[str, Any]]] = {
     "apiapp/create": lambda w: {"app_name": "walk"},
     "apiapp/list": lambda w: {},
     "apiapp/update": lambda w: {"app_token": w.me["app_token"], "app_name": "walked"},
+    "driver/list": lambda w: {},
+    "driver/create": lambda w: {"lastname": "Walk", "firstname": "Restricted"},
+    "driver/update": lambda w: {"driver": "2001", "phone": "602-555-0199"},
+    "driver/delete": lambda w: {"driver": "2001"},
+    "driverisync/read": lambda w: {},
+    "driverisync/update": lambda w: {"enabled": "1"},
+}
+# Methods the restricted user may not call at all: its valid call is this 403, in the envelope.
+REFUSED = {
+    "driver/create": FORBIDDEN_DRIVERS,
+    "driver/update": FORBIDDEN_DRIVERS,
+    "driver/delete": FORBIDDEN_DRIVERS,
+    "driverisync/update": FORBIDDEN_DRIVER_SYNC,
 }
 WALKED = [op.name for op in OPERATIONS]
 
@@ -196,7 +210,11 @@ def test_the_restricted_user_never_sees_a_vehicle_outside_its_groups(walk, vendo
     base = plan_of(name)(walk)
     before = walk.foreign_state()
     last = name == "userauth/logout"  # it ends the session the other calls use
-    if not last:
+    if name in REFUSED:
+        response = walk.send(name, base)
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert response.json["errors"][0]["message"] == REFUSED[name]
+    elif not last:
         assert walk.send(name, base).status_code == 200, walk.answers[-1][1].get_data(as_text=True)
     unexpected = []
     if "vehicle" in wire:
