@@ -3,8 +3,38 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+STACK_PORT = 8100
+ENGINE_PORT = 8200  # also fleetsim.engine_child's default for FLEETSIM_ENGINE_PORT
+
+
+def listen_options(env: str, port: int, what: str) -> Callable[[F], F]:
+    """``--host`` and ``--port`` of a server, defaulting to ``<env>_HOST`` / ``<env>_PORT``
+    (loopback and ``port`` when unset)."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--port",
+            type=int,
+            default=lambda: int(os.environ.get(f"{env}_PORT", str(port))),
+            show_default=str(port),
+            help=f"Port of {what} [{env}_PORT].",
+        )(command)
+        return click.option(  # type: ignore[no-any-return]
+            "--host",
+            default=lambda: os.environ.get(f"{env}_HOST", "127.0.0.1"),
+            show_default="127.0.0.1",
+            help=f"Address of {what} (loopback by default) [{env}_HOST].",
+        )(command)
+
+    return decorate
 
 
 @click.group()
@@ -13,19 +43,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--host",
-    default=lambda: os.environ.get("FLEETSIM_HOST", "127.0.0.1"),
-    show_default="127.0.0.1",
-    help="Address to bind (loopback by default).",
-)
-@click.option(
-    "--port",
-    type=int,
-    default=lambda: int(os.environ.get("FLEETSIM_PORT", "8100")),
-    show_default="8100",
-    help="Port for every vendor (each under its own prefix).",
-)
+@listen_options("FLEETSIM", STACK_PORT, "every vendor (each under its own prefix)")
 @click.option("--seed", type=int, default=None, help="World seed [FLEETSIM_SEED, default 1].")
 @click.option(
     "--vehicles",
@@ -70,19 +88,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--host",
-    default=lambda: os.environ.get("FLEETSIM_ENGINE_HOST", "127.0.0.1"),
-    show_default="127.0.0.1",
-    help="Address of the status API [FLEETSIM_ENGINE_HOST].",
-)
-@click.option(
-    "--port",
-    type=int,
-    default=lambda: int(os.environ.get("FLEETSIM_ENGINE_PORT", "8200")),
-    show_default="8200",
-    help="Port of the status API [FLEETSIM_ENGINE_PORT].",
-)
+@listen_options("FLEETSIM_ENGINE", ENGINE_PORT, "the status API")
 def engine(host: str, port: int) -> None:
     """Run the sync engine until Ctrl-C: every pipeline on its schedule (telematics every
     FLEETSIM_TELEMATICS_INTERVAL seconds of the engine clock, default 300, 0 = off) and a

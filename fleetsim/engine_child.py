@@ -14,10 +14,9 @@ import time
 
 import requests
 
+from fleetsim.cli import ENGINE_PORT as DEFAULT_ENGINE_PORT
 from fleetsim.engine_service import PARENT_PID_VAR
 from sync_engine.clock import ENV_VAR, stack_spec
-
-DEFAULT_ENGINE_PORT = 8200
 
 
 def engine_address(host: str | None = None, port: int | None = None) -> tuple[str, int]:
