@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from .tables import leases, runs
+from .times import utc
 
 ABANDONED = "ABANDONED"
 
@@ -43,10 +44,6 @@ class Lease:
     took_over_run: int | None = None  # the abandoned run this acquisition took over
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class LeaseQueries:
     """The lease queries of the Store (it supplies ``engine`` and ``_write``)."""
 
@@ -63,7 +60,7 @@ class LeaseQueries:
         busy = RunBusy(f"a run of {name} is already in progress")
         with self.engine.connect() as conn:
             seen = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
-        if seen is not None and seen["holder"] is not None and _utc(seen["expires_at"]) >= now:
+        if seen is not None and seen["holder"] is not None and utc(seen["expires_at"]) >= now:
             raise busy
         with self._write, self.engine.begin() as conn:
             # The compare-and-set comes first, so on SQLite it takes the write lock (waiting
@@ -143,7 +140,7 @@ class LeaseQueries:
         name = f"{pipeline}:{integration}"
         with self.engine.connect() as conn:
             row = conn.execute(select(leases).where(leases.c.name == name)).mappings().first()
-        return {**row, "expires_at": _utc(row["expires_at"])} if row else None
+        return {**row, "expires_at": utc(row["expires_at"])} if row else None
 
 
 def _held(lease: Lease) -> Any:

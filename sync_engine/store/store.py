@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import and_, create_engine, event, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from .drivers import DriverQueries
 from .leases import LeaseQueries
 from .tables import (
     asset_marks,
@@ -24,6 +25,7 @@ from .tables import (
     runs,
     settings,
 )
+from .times import utc
 
 DEFAULT_PATH = Path(".fleetsim") / "fleetsim.db"
 
@@ -57,13 +59,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Store(LeaseQueries):
+class Store(LeaseQueries, DriverQueries):
     """The engine's persistent state; the schema is created on first use."""
 
     def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
@@ -169,8 +165,8 @@ class Store(LeaseQueries):
         return {
             r["asset_id"]: {
                 **r,
-                "last_fix_at": _utc(r["last_fix_at"]),
-                "odometer_at": _utc(r["odometer_at"]),
+                "last_fix_at": utc(r["last_fix_at"]),
+                "odometer_at": utc(r["odometer_at"]),
             }
             for r in rows
         }
@@ -202,9 +198,9 @@ class Store(LeaseQueries):
         return {
             (r["asset_id"], r["code"]): {
                 **r,
-                "last_occurrence": _utc(r["last_occurrence"]),
-                "resolved_at": _utc(r["resolved_at"]),
-                "updated_at": _utc(r["updated_at"]),
+                "last_occurrence": utc(r["last_occurrence"]),
+                "resolved_at": utc(r["resolved_at"]),
+                "updated_at": utc(r["updated_at"]),
             }
             for r in rows
         }
@@ -240,7 +236,7 @@ class Store(LeaseQueries):
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
             return [
-                {**r, "started_at": _utc(r["started_at"]), "finished_at": _utc(r["finished_at"])}
+                {**r, "started_at": utc(r["started_at"]), "finished_at": utc(r["finished_at"])}
                 for r in rows
             ]
 
@@ -287,6 +283,6 @@ def _save_ledger(conn: Connection, asset_id: int, code: str, now: datetime, **va
 
 def _integration(row: Any) -> dict[str, Any]:
     data = dict(row)
-    data["activated_at"] = _utc(data["activated_at"])
-    data["updated_at"] = _utc(data["updated_at"])
+    data["activated_at"] = utc(data["activated_at"])
+    data["updated_at"] = utc(data["updated_at"])
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -98,4 +99,53 @@ settings = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Driver sync (R20-R26). A Driveri integration (kind ``driveri``: username = client id,
+# secret = client secret) is paired with one portal integration (GPS Insight or Wex). The
+# pairing row holds the tenant, the portal's webhook subscription and its signing secret
+# (stored, never printed), and the Driver Sync setting as last seen (R25: an off -> on change,
+# the first sighting included, triggers an adopt-first full reconcile).
+driver_pairings = Table(
+    "driver_pairings",
+    metadata,
+    Column("driveri", String(100), primary_key=True),  # the Driveri integration's name
+    Column("portal", String(100), nullable=False, unique=True),  # the portal integration's name
+    Column("tenant", String(200), nullable=False),
+    Column("webhook_id", Integer),
+    Column("webhook_secret", Text),
+    Column("sync_seen_on", Boolean),  # None: never read
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# R21: portal driver id -> the Driveri driver it is synced to. ``driveri_key`` (the folded
+# driverId, R20) is unique per pairing: one Driveri driver is never linked twice.
+driver_links = Table(
+    "driver_links",
+    metadata,
+    Column("driveri", String(100), primary_key=True),
+    Column("portal_id", Integer, primary_key=True),
+    Column("driveri_id", String(200), nullable=False),
+    Column("driveri_key", String(200), nullable=False),
+    Column("phone", String(100)),  # R24: the phone last pushed (Driveri never returns it)
+    Column("version", Integer, nullable=False),  # R26: the last portal version applied
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("driveri", "driveri_key", name="uq_driver_links_key"),
+)
+
+# R26: every webhook event received, de-duplicated by its id; applied in the background.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # arrival order
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("portal", String(100), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("portal_id", Integer),
+    Column("version", Integer),
+    Column("payload", JSON),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),  # PENDING | APPLIED | DROPPED | IGNORED | FAILED
+    Column("detail", Text),
+    Column("done_at", DateTime(timezone=True)),
 )
