@@ -132,3 +132,48 @@ class Defect:
     def is_open(self) -> bool:
         """Open means New or In Progress."""
         return self.status in ("New", "In Progress")
+
+
+# -- drivers (GPS portal -> Driveri) ----------------------------------------------------------
+
+DRIVERI_ACTIVE, DRIVERI_INACTIVE, DRIVERI_DELETED = 1, 2, 3  # Driveri's driver status codes
+
+
+def driver_key(raw: str | None) -> str:
+    """R20: a "Driveri DriverID" as compared -- trimmed, letter case ignored ("" when empty)."""
+    return (raw or "").strip().casefold()
+
+
+@dataclass(frozen=True)
+class PortalDriver:
+    """A driver of the GPS Insight / Wex portal (the source of truth)."""
+
+    id: int  # the portal's numeric id: what a link remembers
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    ref_id: str | None  # never the key (R20)
+    driveri_id: str | None  # the "Driveri DriverID" field, as the portal holds it
+    version: int  # counted up by the portal on every change (R26)
+
+    @property
+    def key(self) -> str:
+        """The comparable DriverID (R20)."""
+        return driver_key(self.driveri_id)
+
+
+@dataclass(frozen=True)
+class DriveriDriver:
+    """A Driveri driver (the target). Driveri never returns the phone."""
+
+    driver_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    status: int  # DRIVERI_ACTIVE | DRIVERI_INACTIVE | DRIVERI_DELETED
+
+    @property
+    def key(self) -> str:
+        """The comparable driverId."""
+        return driver_key(self.driver_id)

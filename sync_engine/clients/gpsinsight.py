@@ -9,12 +9,15 @@ from typing import Any
 
 import requests
 
-from ..model import Dtc, Fix, Vehicle, Vin, canonical_code
+from ..model import Dtc, Fix, PortalDriver, Vehicle, Vin, canonical_code
 from .base import (
     AuthError,
     BaseClient,
     Outcome,
     Reply,
+    RetriableError,
+    UnconfirmedWrite,
+    VendorError,
     json_body,
     parse_retry_after,
     parse_time,
@@ -36,13 +39,14 @@ class GpsInsightClient(BaseClient):
         self._session_token: str | None = None
         self._login_lock = threading.Lock()
         self.logins = 0
+        self._webhook_secrets: list[str] = []  # signing secrets sent, redacted like the rest
 
     def __repr__(self) -> str:  # never show the App Token or the session
         return f"GpsInsightClient({self.base_url!r}, username={self.username!r})"
 
     def secrets(self) -> tuple[str | None, ...]:
-        """The App Token and the current session token."""
-        return (self._app_token, self._session_token)
+        """The App Token, the current session token and any webhook secret sent."""
+        return (self._app_token, self._session_token, *self._webhook_secrets)
 
     def classify(self, response: requests.Response) -> Reply:
         """The envelope's ``head.status`` is the truth; HTTP status only backs it up."""
@@ -99,18 +103,29 @@ class GpsInsightClient(BaseClient):
     def call(self, method: str, **params: Any) -> Any:
         """Call a session-bound method and return ``data``. An expired session costs one
         re-login and one retry (R3); any other refusal is raised."""
+        return self._bound(method, params, read=True)
+
+    def write(self, method: str, **params: Any) -> Any:
+        """Like ``call``, for a method that must not be repeated when its answer is lost (it
+        raises UnconfirmedWrite instead: the caller checks before trying again)."""
+        return self._bound(method, params, read=False)
+
+    def _bound(self, method: str, params: dict[str, Any], *, read: bool) -> Any:
         token = self._session()
         try:
-            return self._call(method, token, params)
+            return self._call(method, token, params, read)
         except AuthError as exc:
+            # A gone session is refused before the method runs: repeating it is safe.
             if SESSION_GONE not in exc.message:
                 raise
-            return self._call(method, self._session(expired=token), params)
+            return self._call(method, self._session(expired=token), params, read)
 
-    def _call(self, method: str, token: str | None, params: dict[str, Any]) -> Any:
+    def _call(
+        self, method: str, token: str | None, params: dict[str, Any], read: bool = True
+    ) -> Any:
         data = {k: v for k, v in params.items() if v is not None}
         data["session_token"] = token
-        return self.send("POST", f"v2/{method}", read=True, data=data).body["data"]
+        return self.send("POST", f"v2/{method}", read=read, data=data).body["data"]
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -170,6 +185,51 @@ class GpsInsightClient(BaseClient):
                 )
         return found
 
+    # -- drivers (issue 10) -------------------------------------------------------------------
+
+    def drivers(self) -> list[PortalDriver]:
+        """Every live driver of the account. Always the whole listing: ``driver/list``'s
+        ``driver`` parameter resolves a ref_id before an id, so it never looks up by id."""
+        rows = self.call("driver/list") or []
+        return [d for d in map(_portal_driver, rows) if d is not None]
+
+    def driver_sync_enabled(self) -> bool:
+        """The account's Driver Sync setting (R25). An answer without it is an error, never
+        "off" or "on" by guess."""
+        data = self.call("driverisync/read")
+        if not isinstance(data, dict) or not isinstance(data.get("enabled"), bool):
+            raise self._raise(
+                VendorError(self.vendor, "v2/driverisync/read", None, "no 'enabled' in the answer")
+            )
+        return bool(data["enabled"])
+
+    def set_driver_sync(self, enabled: bool) -> bool:
+        """Turn Driver Sync on or off (the Master User only); the setting as it now is."""
+        data = self.call("driverisync/update", enabled=1 if enabled else 0)
+        return bool(data.get("enabled")) if isinstance(data, dict) else enabled
+
+    def webhook_create(self, url: str, name: str, secret: str) -> int:
+        """Subscribe ``url`` to the account's driver events, signed with ``secret``; the
+        subscription's id. A lost answer is settled by the listing (never a second one)."""
+        self._webhook_secrets.append(secret)
+        params = {"url": url, "name": name, "type": "driver", "content_type": "json"}
+        try:
+            data = self.write("webhook/create", secret=secret, **params)
+        except (UnconfirmedWrite, RetriableError) as exc:
+            for row in self.webhooks():
+                if (row.get("url"), row.get("name"), row.get("type")) == (url, name, "driver"):
+                    return int(row["id"])
+            raise exc from None
+        return int(data["id"])
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The account's webhook subscriptions (their secrets are never listed)."""
+        return [row for row in self.call("webhook/list") or [] if isinstance(row, dict)]
+
+    def webhook_delete(self, webhook_id: int) -> None:
+        """End a webhook subscription."""
+        self.call("webhook/delete", id=webhook_id)
+
 
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterable[tuple[datetime, datetime]]:
     """Consecutive ``[lo, hi)`` windows of at most ``size`` covering ``[start, end)``."""
@@ -205,4 +265,24 @@ def _fix(row: Any) -> Fix | None:
         latitude=lat,
         longitude=lon,
         odometer_mi=_number(row.get("odometer")),  # a string in location, a number in history
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _portal_driver(row: Any) -> PortalDriver | None:
+    if not isinstance(row, dict) or not isinstance(row.get("id"), int):
+        return None
+    version = row.get("version")
+    return PortalDriver(
+        id=row["id"],
+        first_name=str(row.get("firstname") or ""),
+        last_name=str(row.get("lastname") or ""),
+        email=_text(row.get("email")),
+        phone=_text(row.get("phone")),
+        ref_id=_text(row.get("ref_id")),
+        driveri_id=_text(row.get("driveri_driver_id")),
+        version=version if isinstance(version, int) else 0,
     )
