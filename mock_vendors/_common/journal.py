@@ -1,4 +1,5 @@
-"""The request journal: what each vendor was asked, never with a secret in it."""
+"""The request journal: what each vendor was asked (and, for webhooks, what it sent), never
+with a secret in it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections import deque
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class Journal:
@@ -33,6 +35,40 @@ class Journal:
             "status": status,
             "latency_ms": round(latency_ms, 3),
             "app_token_id": app_token_id,
+        }
+        with self._lock:
+            self._entries.append(entry)
+
+    def record_outbound(
+        self,
+        at: datetime,
+        url: str,
+        status: int | None,
+        latency_ms: float,
+        *,
+        event_id: str,
+        attempt: int,
+        error: str | None = None,
+    ) -> None:
+        """Append one request the vendor made (a webhook delivery attempt): ``direction``
+        ``out``, the ``url`` without query or credentials, the answer's status (None when
+        there was none, ``error`` saying why), the event and the attempt's number."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        entry = {
+            "at": at.isoformat(),
+            "direction": "out",
+            "method": "POST",
+            "url": urlunsplit((parts.scheme, netloc, parts.path, "", "")),
+            "path": parts.path or "/",
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "app_token_id": None,
+            "event_id": event_id,
+            "attempt": attempt,
+            "error": error,
         }
         with self._lock:
             self._entries.append(entry)

@@ -4,8 +4,8 @@ The state is one JSON-native dict, so a dump is the state itself and a restore t
 dump verbatim. Sessions are kept beside it, never in a dump: they are secrets and short-lived.
 :class:`BackendCore` holds the state and who may see what; each of the platform's services is
 a mixin module (``auth``, ``vehicles``, ``trips``, ``users``, ``groups``, ``vin``, ``drivers``,
-``driversync``) composed
-into :class:`GpsInsightBackend`.
+``driversync``, ``webhooks``)
+composed into :class:`GpsInsightBackend`.
 A new service is a new mixin module, its schemas and its rows in ``routes.OPERATIONS``.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from fixtures.world import ALL_VEHICLES
@@ -30,6 +31,9 @@ from .trips import TripService
 from .users import UserService
 from .vehicles import VehicleService
 from .vin import VinService
+from .webhooks import BACKOFF_S, PLATFORM_TYPES, QUEUE_CAP, WebhookService, empty_webhooks
+from .webhooks import DRIVER_TYPE as DRIVER_WEBHOOK
+from .webhooks import KEY as WEBHOOKS
 
 GROUP_ID_BASE = 1_012_000
 
@@ -49,6 +53,7 @@ class BackendCore(StateBackend):
         *,
         session_ttl_hours: float = 24.0,
         daily_quota: int = 0,
+        webhook_types: tuple[str, ...] = (),
     ) -> None:
         self.clock = clock
         self.session_ttl_s = session_ttl_hours * 3600
@@ -58,6 +63,14 @@ class BackendCore(StateBackend):
         # (expires_at, token) in login order: what the purge at each login walks (auth.py).
         self.session_expiry: deque[tuple[float, str]] = deque()
         self._derived = VersionedCache()  # indexes over the state, rebuilt per version
+        # Webhooks (webhooks.py): the brand's extra types, and knobs tests turn down.
+        self.webhook_types = (*PLATFORM_TYPES, *webhook_types, DRIVER_WEBHOOK)
+        self.webhook_queue_cap = QUEUE_CAP
+        self.webhook_backoff_s = BACKOFF_S
+        self.wake_delivery: Callable[[], None] = lambda: None  # the app's worker, once set
+
+    def driver_changed(self, kind: str, driver: dict[str, Any]) -> None:
+        """Hook: a driver was created, updated or deleted (webhooks.py queues its events)."""
 
     # -- control plane -------------------------------------------------------------------
 
@@ -252,6 +265,7 @@ class GpsInsightBackend(
     VinService,
     DriverService,
     DriverSyncService,
+    WebhookService,
     BackendCore,
 ):
     """One GPS Insight-platform vendor (GPS Insight or Wex): its accounts and behaviour."""
@@ -279,4 +293,5 @@ def _initial_state(world: dict[str, Any]) -> dict[str, Any]:
         "drivers": world["drivers"],
         "quota_log": {},
         DRIVER_SYNC: default_setting(),
+        WEBHOOKS: empty_webhooks(),
     }

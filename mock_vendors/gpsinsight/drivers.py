@@ -5,6 +5,7 @@ account reads the drivers; changing them takes the Master User or a user given A
 [assumed]. Each driver carries ``version``, counted up by every change (output only). A delete
 is soft: the row stays in the state, hidden from every answer, and a create that matches it
 (same ``ref_id``, or same first and last name when neither has a ``ref_id``) undeletes it.
+Each change is handed to ``driver_changed`` (the webhooks' events, ``webhooks.py``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class DriverService(_Core):
         if old is not None:
             old.update(given, deleted=False, version=int(old.get("version") or 0) + 1)
             self.touch()
+            self.driver_changed("created", driver_row(old))  # an undelete is a creation
             return {"message": "Driver undeleted", "id": old["id"]}
         ids = [
             d["id"]
@@ -113,6 +115,7 @@ class DriverService(_Core):
         }
         self.state["drivers"].append(new)
         self.touch()
+        self.driver_changed("created", driver_row(new))
         return {"message": "Driver added", "id": new["id"]}
 
     def driver_update(self, user: dict[str, Any], *, driver: str, changes: dict[str, Any]) -> str:
@@ -123,6 +126,7 @@ class DriverService(_Core):
             self._ref_id_is_free(changes["ref_id"] or None, d)
         d.update(changes, version=int(d.get("version") or 0) + 1)
         self.touch()
+        self.driver_changed("updated", driver_row(d))
         return "Driver updated"
 
     def driver_delete(self, user: dict[str, Any], *, driver: str) -> str:
@@ -131,6 +135,7 @@ class DriverService(_Core):
         d = self.resolve_driver(driver)
         d.update(deleted=True, version=int(d.get("version") or 0) + 1)
         self.touch()
+        self.driver_changed("deleted", driver_row(d))
         return "Driver deleted"
 
     # -- helpers -----------------------------------------------------------------------

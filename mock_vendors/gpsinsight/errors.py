@@ -13,6 +13,9 @@ FORBIDDEN_OTHER_USER = "Forbidden (only the Master User may act for another user
 FORBIDDEN_DRIVERS = (
     "Forbidden (only the Master User or a user with ALL VEHICLES may change drivers)"
 )
+FORBIDDEN_WEBHOOKS = (
+    "Forbidden (only the Master User or a user with ALL VEHICLES may create webhooks)"
+)
 FORBIDDEN_DRIVER_SYNC = "Forbidden (only the Master User may change the Driver Sync setting)"
 TOO_MANY_REQUESTS = "too many requests"
 DATE_RULE = "use YYYY-MM-DD, M/D/YYYY (optionally with HH:MM:SS) or Unix epoch seconds"

@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from mock_vendors._common.errors import VendorError
 from mock_vendors._common.routing import Operation, cached_json, vendor_view
 
+from . import driver_schemas as ds
 from . import envelope, motion
 from . import schemas as s
 from .backend import GpsInsightBackend as Backend
@@ -275,12 +276,17 @@ SERVED: tuple[Operation, ...] = (
     _op("apiapp/create", _answer(Backend.apiapp_create), s.AppCreate(), SESSION_404),
     _op("apiapp/list", _answer(Backend.apiapp_list), NO_PARAMETERS, SESSION),
     _op("apiapp/update", _answer(Backend.apiapp_update), s.AppUpdate(), SESSION_404),
-    _op("driver/list", _answer(Backend.driver_list), s.DriverList(), SESSION_404),
-    _op("driver/create", _answer(Backend.driver_create), s.DriverCreate(), SESSION),
-    _op("driver/update", _answer(Backend.driver_update), s.DriverUpdate(), SESSION_404),
-    _op("driver/delete", _answer(Backend.driver_delete), s.OneDriver(), SESSION_404),
+    _op("driver/list", _answer(Backend.driver_list), ds.DriverList(), SESSION_404),
+    _op("driver/create", _answer(Backend.driver_create), ds.DriverCreate(), SESSION),
+    _op("driver/update", _answer(Backend.driver_update), ds.DriverUpdate(), SESSION_404),
+    _op("driver/delete", _answer(Backend.driver_delete), ds.OneDriver(), SESSION_404),
     _op("driverisync/read", _answer(Backend.driverisync_read), NO_PARAMETERS, SESSION),
-    _op("driverisync/update", _answer(Backend.driverisync_update), s.DriverSyncUpdate(), SESSION),
+    _op("driverisync/update", _answer(Backend.driverisync_update), ds.DriverSyncUpdate(), SESSION),
+    _op("webhook/create", _answer(Backend.webhook_create), ds.WebhookCreate(), SESSION),
+    _op("webhook/list", _answer(Backend.webhook_list), NO_PARAMETERS, SESSION),
+    _op("webhook/pause", _answer(Backend.webhook_pause), ds.OneWebhook(), SESSION_404),
+    _op("webhook/resume", _answer(Backend.webhook_resume), ds.OneWebhook(), SESSION_404),
+    _op("webhook/delete", _answer(Backend.webhook_delete), ds.OneWebhook(), SESSION_404),
 )
 OPERATIONS: tuple[Operation, ...] = SERVED + tuple(
     _op(f"{service}/{METHODS}", _methods(service), NO_PARAMETERS, SESSION)

@@ -171,7 +171,7 @@ class Changes(NoParameters):
         return {**data, "changes": changes}
 
 
-def _text(description: str = "(optional)", **kw: Any) -> Param:
+def settable_text(description: str = "(optional)", **kw: Any) -> Param:
     """Text a write sets (blank sets it blank), at most ``MAX_TEXT`` characters."""
     return Param(blank_is_value=True, max_length=MAX_TEXT, description=description, **kw)
 
@@ -187,22 +187,22 @@ class VehicleUpdate(OneVehicle, Changes):
     )  # fmt: skip
     ALSO_CHANGES = ("odometer", "runtime")
 
-    vin = _text()
-    label = _text("(optional) Label assigned to the vehicle")
-    make = _text()
-    model = _text()
-    ref_id = _text("External reference ID for the vehicle (does not display in interface)")
-    license_state = _text()
-    license_number = _text()
-    fuel_type = _text("(optional) U=Unleaded, D=Diesel, N=N/A, E=Electric")
-    country = _text()
+    vin = settable_text()
+    label = settable_text("(optional) Label assigned to the vehicle")
+    make = settable_text()
+    model = settable_text()
+    ref_id = settable_text("External reference ID for the vehicle (does not display in interface)")
+    license_state = settable_text()
+    license_number = settable_text()
+    fuel_type = settable_text("(optional) U=Unleaded, D=Diesel, N=N/A, E=Electric")
+    country = settable_text()
     model_year = Integer(minimum=1900, maximum=2100, description="(optional)")
     odometer = Number(minimum=0, description="(optional) In miles")
-    color = _text()
+    color = settable_text()
     fuel_capacity = Number(minimum=0, description="(optional) In gallons")
     engine_size = Number(minimum=0, description="(optional) In liters")
     idle_gph = Number(minimum=0, description="(optional) Idle gallons per hour used")
-    icon = _text("id group id, label, style or partial label or style (optional)")
+    icon = settable_text("id group id, label, style or partial label or style (optional)")
     runtime = Number(minimum=0, description="(optional) In hours")
     timestamp = Date(description="(optional) timestamp to apply to odometer waypoint")
 
@@ -320,83 +320,3 @@ class Repeat(NoParameters):
     """``heartbeat/repeat``."""
 
     word = Param(required=True, max_length=MAX_TEXT, description="the word to repeat")
-
-
-# -- drivers and the Driver Sync setting -----------------------------------------------------
-
-DRIVER = (
-    "Driver identifier (searches in order refid, id, last, first, first last, partial last, "
-    "partial first names)"
-)
-ALERT_PREF = (
-    "(0=none, 1=email, 2=sms, 3=email+sms (default), 4=garmin, 5=email+garmin, 6=sms+garmin, "
-    "7=email+sms+garmin) (optional)"
-)
-DRIVERI_ID = "(optional) the driver's Driveri DriverID (the portal's \"Driveri DriverID\" field)"
-
-
-class Name(Param):
-    """A driver's name: trimmed, and never only blanks (an empty one reads as absent)."""
-
-    default_error_messages = {"blank": "must not be blank"}
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(max_length=MAX_TEXT, **kw)
-
-    def read(self, text: str) -> str:
-        if not text.strip():
-            raise self.make_error("blank")
-        return text.strip()
-
-
-class DriverList(NoParameters):
-    """``driver/list``: every driver, or one."""
-
-    driver = Param(description=f"(optional) show a single driver: {DRIVER}")
-
-
-class OneDriver(NoParameters):
-    """The one driver the method acts on."""
-
-    driver = Param(required=True, description=DRIVER)
-
-
-class DriverCreate(NoParameters):
-    """``driver/create``: a new driver; last and first name are required. A ``version``
-    sent in is not a parameter (unknown parameters are ignored)."""
-
-    lastname = Name(required=True, description="the driver's last name")
-    firstname = Name(required=True, description="the driver's first name")
-    ref_id = Param(
-        max_length=MAX_TEXT, description="External reference ID for the driver (optional)"
-    )
-    email = Param(max_length=MAX_TEXT, description="(optional)")
-    phone = Param(max_length=MAX_TEXT, description="(optional but recommended)")
-    alert_pref = Integer(minimum=0, maximum=7, description=ALERT_PREF)
-    timezone = TimeZone(max_length=MAX_TEXT, description=TIMEZONE)
-    driveri_driver_id = Param(max_length=MAX_TEXT, description=DRIVERI_ID)
-
-
-class DriverUpdate(OneDriver, Changes):
-    """``driver/update``: the fields given of one driver (a blank ref_id, email, phone or
-    Driveri DriverID sets it blank; blank names and time zone count as absent)."""
-
-    CHANGES = (
-        "lastname", "firstname", "ref_id", "email", "alert_pref", "phone", "timezone",
-        "driveri_driver_id",
-    )  # fmt: skip
-
-    lastname = Name(description="(optional)")
-    firstname = Name(description="(optional)")
-    ref_id = _text("External reference ID (optional)")
-    email = _text()
-    alert_pref = Integer(minimum=0, maximum=7, description=ALERT_PREF)
-    phone = _text()
-    timezone = TimeZone(max_length=MAX_TEXT, description=TIMEZONE)
-    driveri_driver_id = _text(DRIVERI_ID)
-
-
-class DriverSyncUpdate(NoParameters):
-    """``driverisync/update``: turn Driver Sync on (1) or off (0)."""
-
-    enabled = Flag(required=True, description="1 turns Driver Sync on, 0 turns it off")

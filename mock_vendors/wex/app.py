@@ -8,7 +8,8 @@ from mock_vendors._common.stack import Stack
 from mock_vendors.gpsinsight.app import Brand
 from mock_vendors.gpsinsight.app import create_app as create_platform_app
 
-WEX = Brand(key="wex", name="Wex Telematics")
+# The vendor's webhook/list example shows a driver_assignment type; Wex offers it.
+WEX = Brand(key="wex", name="Wex Telematics", webhook_types=("driver_assignment",))
 
 
 def create_app(stack: Stack | None = None) -> Flask:

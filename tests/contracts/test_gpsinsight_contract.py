@@ -236,6 +236,10 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         if a["app_token"] != user["app_token"]
     ]
     vehicle = fleet[0]["id"]
+    hook = {"url": "http://127.0.0.1:9/hook", "type": "driver", "secret": "contract-secret"}
+    webhook = HARNESS.client.get(
+        f"/{vendor}/v2/webhook/create", query_string={"session_token": token, **hook}
+    ).json["data"]["id"]  # Driver Sync is off: nothing is ever sent to it
     fields: dict[tuple[str, str], dict[str, Any]] = {
         ("userauth", "login"): {"username": user["username"], "app_token": user["app_token"]},
         ("userauth", "logout"): {},
@@ -288,6 +292,18 @@ def _valid_fields(vendor: str, method: tuple[str, str]) -> dict[str, Any]:
         ("driver", "delete"): {"driver": "2003"},
         ("driverisync", "read"): {},
         ("driverisync", "update"): {"enabled": 1},
+        ("webhook", "create"): {
+            "url": "https://receiver.example.com/hooks?account=1",
+            "email": "ops@example.com",
+            "name": "contract hook",
+            "type": "driver",
+            "content_type": "json",
+            "secret": "s3cret-contract",
+        },
+        ("webhook", "list"): {},
+        ("webhook", "pause"): {"id": webhook},
+        ("webhook", "resume"): {"id": webhook},
+        ("webhook", "delete"): {"id": webhook},
     }
     # Every served service answers {service}/methods without parameters.
     out = dict({} if method[1] == METHODS else fields[method])

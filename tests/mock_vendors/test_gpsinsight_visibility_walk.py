@@ -22,7 +22,11 @@ from gpsinsight_helpers import ok, role_row
 from werkzeug.test import Client, TestResponse
 
 from helpers import PLATFORM_VENDORS, T0, make_stack_app, module_stack_app, reset_platform_stack  # noqa: F401  (fixtures)
-from mock_vendors.gpsinsight.errors import FORBIDDEN_DRIVER_SYNC, FORBIDDEN_DRIVERS
+from mock_vendors.gpsinsight.errors import (
+    FORBIDDEN_DRIVER_SYNC,
+    FORBIDDEN_DRIVERS,
+    FORBIDDEN_WEBHOOKS,
+)
 from mock_vendors.gpsinsight.routes import OPERATIONS, SESSIONLESS
 
 OWN_GROUP = "South Region"
@@ -155,13 +159,24 @@ PLANS: dict[str, Callable[[Walk], dict[str, Any]]] = {
     "driver/delete": lambda w: {"driver": "2001"},
     "driverisync/read": lambda w: {},
     "driverisync/update": lambda w: {"enabled": "1"},
+    "webhook/create": lambda w: {"url": "http://127.0.0.1:9/walk", "type": "driver", "secret": "s"},
+    "webhook/list": lambda w: {},
+    # The restricted user owns no webhook (it may not create one): any id is a 404.
+    "webhook/pause": lambda w: {"id": "2701"},
+    "webhook/resume": lambda w: {"id": "2701"},
+    "webhook/delete": lambda w: {"id": "2701"},
 }
-# Methods the restricted user may not call at all: its valid call is this 403, in the envelope.
+# Methods the restricted user may not call at all: its valid call is this 403 (or, for a
+# thing it cannot own, 404), in the envelope.
 REFUSED = {
-    "driver/create": FORBIDDEN_DRIVERS,
-    "driver/update": FORBIDDEN_DRIVERS,
-    "driver/delete": FORBIDDEN_DRIVERS,
-    "driverisync/update": FORBIDDEN_DRIVER_SYNC,
+    "driver/create": (403, FORBIDDEN_DRIVERS),
+    "driver/update": (403, FORBIDDEN_DRIVERS),
+    "driver/delete": (403, FORBIDDEN_DRIVERS),
+    "driverisync/update": (403, FORBIDDEN_DRIVER_SYNC),
+    "webhook/create": (403, FORBIDDEN_WEBHOOKS),
+    "webhook/pause": (404, "Webhook not found"),
+    "webhook/resume": (404, "Webhook not found"),
+    "webhook/delete": (404, "Webhook not found"),
 }
 WALKED = [op.name for op in OPERATIONS]
 
@@ -212,8 +227,9 @@ def test_the_restricted_user_never_sees_a_vehicle_outside_its_groups(walk, vendo
     last = name == "userauth/logout"  # it ends the session the other calls use
     if name in REFUSED:
         response = walk.send(name, base)
-        assert response.status_code == 403, response.get_data(as_text=True)
-        assert response.json["errors"][0]["message"] == REFUSED[name]
+        status, message = REFUSED[name]
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.json["errors"][0]["message"] == message
     elif not last:
         assert walk.send(name, base).status_code == 200, walk.answers[-1][1].get_data(as_text=True)
     unexpected = []
