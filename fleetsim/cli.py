@@ -103,6 +103,7 @@ def engine(host: str, port: int) -> None:
 
 
 def _register_engine_commands() -> None:
+    import fleetsim.drivers_cli  # noqa: F401  (registers `sync drivers` on the sync group)
     from fleetsim.engine_cli import integrations, runs, sync
 
     main.add_command(integrations)

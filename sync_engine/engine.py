@@ -15,8 +15,10 @@ from typing import Any
 import requests
 
 from .clients.base import AuthError, QuotaError, RetryPolicy, VendorError, _session
+from .clients.driveri import DriveriClient
 from .clients.gpsinsight import GpsInsightClient
 from .clients.whiparound import WhipAroundClient
+from .driver_runs import DriverRuns
 from .reconcilers import telematics
 from .report import FAILED, Report
 from .store import LeaseKeeper, LeaseLost, RunBusy, Store
@@ -62,8 +64,9 @@ class _CheckpointSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class Engine:
-    """The sync engine over one store. Time and sleeping are injected for tests."""
+class Engine(DriverRuns):
+    """The sync engine over one store. Time and sleeping are injected for tests. The
+    drivers pipeline's runs come from ``DriverRuns`` (driver_runs.py)."""
 
     def __init__(
         self,
@@ -117,6 +120,15 @@ class Engine:
         return WhipAroundClient(
             row["base_url"], row["secret"], retry=self._policy(), **self._hooks(keeper)
         )
+
+    def driveri_client(
+        self, row: dict[str, Any], tenant: str, keeper: LeaseKeeper | None = None
+    ) -> DriveriClient:
+        """A Driveri client for a stored integration (client id and secret) and its tenant."""
+        return DriveriClient(
+            row["base_url"], row["username"], row["secret"], tenant, retry=self._policy(),
+            **self._hooks(keeper),
+        )  # fmt: skip
 
     # -- telematics --------------------------------------------------------------------------
 

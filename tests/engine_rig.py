@@ -228,3 +228,93 @@ def rig_fixture() -> Iterator[Rig]:
         rig = Rig(app, base, store, sleeper, engine, user, master, wa_key)
         yield rig
         rig.http.close()
+
+
+# -- the drivers pipeline (GPS portal -> Driveri) ----------------------------------------------
+
+DRIVERI_WRITE_METHODS = ("POST", "PUT")
+
+
+@dataclass
+class DriverRig:
+    """The rig with the demo Driveri tenant paired with the GPS Insight account, and calls to
+    set up portal drivers and check what reached Driveri."""
+
+    rig: Rig
+    driveri: dict[str, Any]  # the demo tenant's API client: client_id, client_secret, tenant
+
+    @property
+    def store(self) -> Store:
+        return self.rig.store
+
+    def sync(self, **kwargs: Any) -> Report:
+        (report,) = self.rig.engine.sync_drivers(**kwargs)
+        return report
+
+    def toggle(self, enabled: bool) -> None:
+        """Driver Sync on or off, as the Master User."""
+        self.rig.gps("driverisync/update", enabled=int(enabled))
+
+    # -- the portal (as the Master User) -----------------------------------------------------
+
+    def portal(self) -> dict[int, dict[str, Any]]:
+        return {d["id"]: d for d in self.rig.gps("driver/list")}
+
+    def create(self, **fields: Any) -> int:
+        return int(self.rig.gps("driver/create", **fields)["id"])
+
+    def update(self, portal_id: int, **fields: Any) -> None:
+        self.rig.gps("driver/update", driver=str(portal_id), **fields)
+
+    def delete(self, portal_id: int) -> None:
+        self.rig.gps("driver/delete", driver=str(portal_id))
+
+    # -- Driveri -----------------------------------------------------------------------------
+
+    def tenant(self) -> dict[str, dict[str, Any]]:
+        """Every Driveri driver (phone and soft-deleted ones included), from the state dump."""
+        response = self.rig.http.get(f"{self.rig.base}/driveri/_mock/state")
+        response.raise_for_status()
+        return {d["driverId"]: d for d in response.json()["state"]["drivers"]}
+
+    def writes(self) -> list[dict[str, Any]]:
+        """Driver writes Driveri received (token requests left out)."""
+        return [
+            e
+            for e in self.rig.journal("driveri")
+            if e["method"] in DRIVERI_WRITE_METHODS and "/auth/" not in e["path"]
+        ]
+
+    def edit_in_driveri(self, driver_id: str, **fields: Any) -> None:
+        """An edit made on the Driveri side, through its own API (a token of its own)."""
+        base = f"{self.rig.base}/driveri/v1"
+        auth = (self.driveri["client_id"], self.driveri["client_secret"])
+        bearer = self.rig.http.post(f"{base}/auth/token", auth=auth).json()["data"]["accessToken"]
+        response = self.rig.http.put(
+            f"{base}/tenants/{self.driveri['tenant']}/drivers/{driver_id}",
+            json=fields,
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert response.status_code == 200, response.text
+
+    def links(self) -> dict[int, str]:
+        return {r["portal_id"]: r["driveri_id"] for r in self.store.driver_links("driveri")}
+
+
+def pair_driveri(rig: Rig) -> DriverRig:
+    """Store the demo Driveri tenant as integration "driveri", paired with "gpsinsight"."""
+    creds = rig.http.get(f"{rig.base}/driveri/_mock/credentials").json()["clients"][0]
+    rig.store.save_integration(
+        "driveri", "driveri", f"{rig.base}/driveri", creds["client_secret"], T0,
+        username=creds["client_id"],
+    )  # fmt: skip
+    rig.store.save_pairing("driveri", "gpsinsight", creds["tenant"], T0)
+    return DriverRig(rig, creds)
+
+
+@pytest.fixture(name="drivers")
+def driver_rig_fixture(rig: Rig) -> DriverRig:
+    """The driver rig with Driver Sync on (import ``driver_rig_fixture`` and ``rig_fixture``)."""
+    drivers = pair_driveri(rig)
+    drivers.toggle(True)
+    return drivers
