@@ -1,4 +1,5 @@
-"""`make run`'s demo set-up: a fresh demo store with the demo integrations activated."""
+"""`make run`'s demo set-up: a fresh demo store with the demo integrations activated, and the
+demo Driveri tenant paired with the GPS Insight account for driver sync."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import requests
 
-from fleetsim.engine_cli import add_integration
+from fleetsim.engine_cli import add_driveri, add_integration, receiver_url
 from mock_vendors.wsgi import StackApp
+from sync_engine.clients.gpsinsight import GpsInsightClient
 from sync_engine.clock import record_clock, stack_spec
 from sync_engine.store import Store
 from sync_engine.store.store import DEFAULT_PATH
@@ -66,3 +68,24 @@ def activate_demo(app: StackApp, base_url: str) -> list[str]:
         )
     )
     return done
+
+
+def activate_driver_sync(app: StackApp, base_url: str, engine_url: str | None) -> str:
+    """Pair the demo Driveri tenant (the stack's first API client) with the GPS Insight
+    integration, subscribe the engine's receiver under ``engine_url`` (None: no engine runs,
+    so no subscription) with a generated secret, and turn Driver Sync on in the demo account
+    as its Master User (only the Master may). Returns a line for the banner."""
+    store = Store()
+    client = app.vendors["driveri"].extensions["fleetsim"].backend.credentials()["clients"][0]
+    target = receiver_url("gpsinsight", engine_url) if engine_url else None
+    subscription = add_driveri(
+        store, client_id=client["client_id"], client_secret=client["client_secret"],
+        tenant=client["tenant"], portal="gpsinsight", base_url=f"{base_url}/driveri",
+        subscribe_url=target,
+    )  # fmt: skip
+    creds = app.vendors["gpsinsight"].extensions["fleetsim"].backend.credentials()
+    master = next(u for a in creds["accounts"] for u in a["users"] if u["master"])
+    portal = GpsInsightClient(f"{base_url}/gpsinsight", master["username"], master["app_token"])
+    portal.set_driver_sync(True)
+    hook = f"webhook #{subscription.id} -> {subscription.url}" if subscription else "no webhook"
+    return f"Driveri tenant {client['tenant']!r} <- gpsinsight, Driver Sync on, {hook}"

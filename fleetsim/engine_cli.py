@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import click
+import requests
 
 from sync_engine.clients.base import VendorError
 from sync_engine.clients.gpsinsight import GpsInsightClient
@@ -22,7 +25,11 @@ DEFAULT_URLS = {
     "gpsinsight": f"{DEFAULT_BASE}/gpsinsight",
     "wex": f"{DEFAULT_BASE}/wex",
     "whiparound": f"{DEFAULT_BASE}/whiparound/api/public/v4",
+    "driveri": f"{DEFAULT_BASE}/driveri",
 }
+PORTAL_KINDS = ("gpsinsight", "wex")
+WEBHOOK_PATH = "/webhooks/gpsinsight/{portal}"  # fleetsim/engine_api.py's receiver
+CHECK_TIMEOUT = (3.05, 10.0)
 
 
 def clock_of(store: Store) -> Callable[[], datetime]:
@@ -58,27 +65,195 @@ def add_integration(
     return name
 
 
+def receiver_url(portal: str, engine_url: str | None = None) -> str:
+    """The engine's webhook receiver for ``portal``: under ``engine_url``, else on this
+    machine at the engine's port (FLEETSIM_ENGINE_PORT, default 8200)."""
+    if engine_url is None:
+        from fleetsim.engine_child import engine_address, healthz_url
+
+        engine_url = healthz_url(*engine_address()).removesuffix("/healthz")
+    return engine_url.rstrip("/") + WEBHOOK_PATH.format(portal=portal)
+
+
+def check_driveri(base_url: str, client_id: str, client_secret: str) -> None:
+    """Prove the client credentials by listing the client's tokens (Basic auth; lists, never
+    issues one, so the vendor's two-token cap is not touched)."""
+    url = f"{base_url}/v1/auth/tokens"
+    try:
+        response = requests.get(url, auth=(client_id, client_secret), timeout=CHECK_TIMEOUT)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"Driveri unreachable at {url}: {type(exc).__name__}") from None
+    if response.status_code == 401:
+        raise click.ClickException(
+            f"Driveri refused the client id or client secret (401 from {url})"
+        )
+    if response.status_code != 200:
+        raise click.ClickException(f"Driveri answered {response.status_code} from {url}")
+
+
+@dataclass
+class Subscription:
+    """The portal's webhook subscription the engine's receiver gets driver events from."""
+
+    id: int
+    url: str
+    replaced: list[int]
+
+
+def portal_client(portal: dict[str, Any]) -> GpsInsightClient:
+    """The client of a stored GPS Insight / Wex integration."""
+    return GpsInsightClient(portal["base_url"], portal["username"] or "", portal["secret"])
+
+
+def subscribe(
+    store: Store, driveri: str, portal: dict[str, Any], url: str, now: datetime
+) -> Subscription:
+    """(Re)subscribe the receiver at ``url`` to the portal's driver events with a new
+    secret. The stored subscription, and any other of ours to the same URL, is deleted
+    first: a re-run never leaves two subscriptions posting the same events."""
+    client = portal_client(portal)
+    pairing = store.pairing(driveri)
+    stale = {pairing["webhook_id"]} if pairing and pairing["webhook_id"] else set()
+    stale |= {
+        w["id"] for w in client.webhooks() if w.get("url") == url and w.get("type") == "driver"
+    }
+    replaced = []
+    for old in sorted(stale):
+        try:
+            client.webhook_delete(old)
+            replaced.append(old)
+        except VendorError as exc:
+            if exc.status != 404:  # already gone: nothing to replace
+                raise
+    secret = secrets.token_urlsafe(32)
+    try:
+        webhook_id = client.webhook_create(url, f"fleetsim driver sync ({driveri})", secret)
+    except VendorError as exc:
+        message = str(exc).replace(secret, "[redacted]")  # the client redacts it too
+        raise click.ClickException(
+            f"the portal refused the webhook subscription: {message}"
+        ) from None
+    store.save_webhook(driveri, webhook_id, secret, now)
+    return Subscription(webhook_id, url, replaced)
+
+
+def unsubscribe(portal: dict[str, Any] | None, webhook_id: int) -> None:
+    """Best effort: delete a subscription of a portal the tenant is no longer paired with
+    (its events would be refused anyway: the receiver no longer knows that portal)."""
+    if portal is None:
+        return
+    try:
+        portal_client(portal).webhook_delete(webhook_id)
+    except VendorError:
+        pass
+
+
+def add_driveri(
+    store: Store,
+    *,
+    client_id: str,
+    client_secret: str,
+    tenant: str,
+    portal: str,
+    name: str = "driveri",
+    base_url: str | None = None,
+    subscribe_url: str | None = None,
+) -> Subscription | None:
+    """Pair a Driveri tenant with a GPS Insight / Wex integration: check the portal
+    integration and the client credentials, store the integration and the pairing, then
+    (when ``subscribe_url`` is given) subscribe that receiver to the portal's driver events."""
+    now = clock_of(store)
+    url = (base_url or DEFAULT_URLS["driveri"]).rstrip("/")
+    portal_row = store.integration(portal)
+    if portal_row is None:
+        raise click.ClickException(
+            f"no portal integration named {portal!r}: add it first with "
+            "`fleetsim integrations add gpsinsight` (or wex)"
+        )
+    if portal_row["kind"] not in PORTAL_KINDS:
+        raise click.ClickException(
+            f"integration {portal!r} is {portal_row['kind']}, not GPS Insight or Wex: "
+            "drivers sync from a GPS Insight or Wex portal"
+        )
+    other = store.pairing_for_portal(portal)
+    if other is not None and other["driveri"] != name:
+        raise click.ClickException(
+            f"portal {portal!r} is already paired with Driveri integration {other['driveri']!r}"
+        )
+    existing = store.integration(name)
+    if existing is not None and existing["kind"] != "driveri":
+        raise click.ClickException(f"integration {name!r} exists and is {existing['kind']}")
+    check_driveri(url, client_id, client_secret)
+    before = store.pairing(name)
+    store.save_integration(name, "driveri", url, client_secret, now(), username=client_id)
+    store.save_pairing(name, portal, tenant, now())
+    if before is not None and before["portal"] != portal and before["webhook_id"]:
+        unsubscribe(store.integration(before["portal"]), before["webhook_id"])
+    if subscribe_url is None:
+        return None
+    return subscribe(store, name, portal_row, subscribe_url, now())
+
+
+def driver_sync_note(portal: dict[str, Any]) -> str | None:
+    """A hint when the portal's Driver Sync setting is off (None when on or unreadable)."""
+    try:
+        enabled = portal_client(portal).driver_sync_enabled()
+    except VendorError:
+        return None
+    if enabled:
+        return None
+    return (
+        "Driver Sync is off in the portal: nothing reaches Driveri until the account's "
+        "Master User turns it on (driverisync/update enabled=1)"
+    )
+
+
 @click.group("integrations")
 def integrations() -> None:
     """Vendor accounts the engine syncs (credentials are stored, never shown)."""
 
 
 @integrations.command("add")
-@click.argument("kind", type=click.Choice(["gpsinsight", "wex", "whiparound"]))
+@click.argument("kind", type=click.Choice(["gpsinsight", "wex", "whiparound", "driveri"]))
 @click.option("--username", help="GPS Insight / Wex API username.")
 @click.option("--app-token", help="GPS Insight / Wex App Token.")
 @click.option("--api-key", help="Whip Around integration API key.")
-@click.option("--base-url", help="Vendor base URL (default: the local fleetsim stack).")
+@click.option("--client-id", help="Driveri API client id.")
+@click.option("--client-secret", help="Driveri API client secret.")
+@click.option("--tenant", help="Driveri tenant the drivers are synced to.")
+@click.option("--portal", help="Driveri: the GPS Insight / Wex integration drivers come from.")
+@click.option(
+    "--engine-url",
+    help="Driveri: base URL of `fleetsim engine` the portal posts driver events to "
+    "(default http://127.0.0.1:<FLEETSIM_ENGINE_PORT or 8200>).",
+)
+@click.option("--no-subscribe", is_flag=True, help="Driveri: do not subscribe to the webhooks.")
+@click.option("--base-url", "--url", help="Vendor base URL (default: the local fleetsim stack).")
 @click.option("--name", help="Integration name (default: the kind).")
 def add(
     kind: str,
     username: str | None,
     app_token: str | None,
     api_key: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    tenant: str | None,
+    portal: str | None,
+    engine_url: str | None,
+    no_subscribe: bool,
     base_url: str | None,
     name: str | None,
 ) -> None:
-    """Check the credentials by calling the vendor, then store the integration."""
+    """Check the credentials by calling the vendor, then store the integration.
+
+    Driveri: `add driveri --client-id ID --client-secret S --tenant T --portal NAME` pairs
+    the tenant with a GPS Insight / Wex integration and subscribes the engine's webhook
+    receiver to the portal's driver events (a re-run replaces the subscription)."""
+    if kind == "driveri":
+        add_driveri_command(
+            client_id, client_secret, tenant, portal, name, base_url, engine_url, no_subscribe
+        )
+        return
     secret = api_key if kind == "whiparound" else app_token
     if not secret:
         raise click.UsageError(
@@ -92,6 +267,46 @@ def add(
     except VendorError as exc:
         raise click.ClickException(f"credentials refused or vendor unreachable: {exc}") from None
     click.echo(f"integration {stored!r} ({kind}) added")
+
+
+def add_driveri_command(
+    client_id: str | None,
+    client_secret: str | None,
+    tenant: str | None,
+    portal: str | None,
+    name: str | None,
+    base_url: str | None,
+    engine_url: str | None,
+    no_subscribe: bool,
+) -> None:
+    """`integrations add driveri`: what it needs, then :func:`add_driveri`."""
+    needed = {"--client-id": client_id, "--client-secret": client_secret, "--tenant": tenant,
+              "--portal": portal}  # fmt: skip
+    missing = [option for option, value in needed.items() if not value]
+    if missing:
+        raise click.UsageError(f"{', '.join(missing)} required for driveri")
+    assert client_id and client_secret and tenant and portal  # checked just above
+    store = Store()
+    target = None if no_subscribe else receiver_url(portal, engine_url)
+    try:
+        subscription = add_driveri(
+            store, client_id=client_id, client_secret=client_secret, tenant=tenant,
+            portal=portal, name=name or "driveri", base_url=base_url, subscribe_url=target,
+        )  # fmt: skip
+    except VendorError as exc:
+        raise click.ClickException(f"the portal refused or is unreachable: {exc}") from None
+    stored = name or "driveri"
+    click.echo(f"integration {stored!r} (driveri) added, tenant {tenant!r} paired with {portal!r}")
+    if subscription is not None:
+        replaced = f", replacing #{', #'.join(map(str, subscription.replaced))}"
+        click.echo(
+            f"webhook #{subscription.id} subscribed: driver events to {subscription.url}"
+            + (replaced if subscription.replaced else "")
+        )
+    portal_row = store.integration(portal)
+    note = driver_sync_note(portal_row) if portal_row else None
+    if note:
+        click.echo(note)
 
 
 @integrations.command("list")

@@ -8,6 +8,11 @@ two. Runs go through the store's leases: a run refused because another holds the
 skipped until it is next due. On stop (Ctrl-C, SIGTERM) the run under way stops at its next
 safe point (before a vendor request or around a wait, where the lease is checked) and is
 recorded as INTERRUPTED.
+
+Beside it, the :class:`Applier` thread applies the portal's webhook events (R26) that the
+receiver stored in the inbox: woken by the receiver, and at least once a second, it runs
+``apply_driver_events`` for each pairing with events waiting. The daily drivers reconcile is
+a Schedule like telematics (``FLEETSIM_DRIVERS_RECONCILE_INTERVAL``, default 86400 s).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fleetsim.engine_applier import TICK_S, Applier, pending_pairings
+from fleetsim.redact import redact_process_logging
 from sync_engine.engine import TELEMATICS_KINDS, ConfigError, Engine
 from sync_engine.report import Report
 from sync_engine.store import LeaseKeeper, LeaseLost, Store
@@ -28,7 +35,8 @@ from sync_engine.store import LeaseKeeper, LeaseLost, Store
 INTERRUPTED = "INTERRUPTED"
 SKIPPED_BUSY = "SKIPPED_BUSY"
 DEFAULT_TELEMATICS_INTERVAL_S = 300.0
-TICK_S = 1.0
+DEFAULT_DRIVERS_INTERVAL_S = 86400.0
+MAX_INTERVAL_S = 7 * 86400
 
 Clock = Callable[[], datetime]
 
@@ -47,12 +55,14 @@ class StoppableEngine(Engine):
     def __init__(self, store: Store, *, stop: threading.Event, **kwargs: Any) -> None:
         super().__init__(store, **kwargs)
         self.stop = stop
-        self.interrupted: dict[str, int] = {}  # integration -> run id, of the current call
+        # "pipeline:integration" (the lease's name) -> run id, of the runs the stop ended.
+        # Keyed per lease, as the scheduler and the applier run in two threads.
+        self.interrupted: dict[str, int] = {}
 
     def _hooks(self, keeper: LeaseKeeper | None) -> dict[str, Any]:
         if keeper is not None and not getattr(keeper, "_stoppable", False):
             inner = keeper.checkpoint
-            run_id, name = keeper.lease.run_id, keeper.lease.name.split(":", 1)[1]
+            run_id, name = keeper.lease.run_id, keeper.lease.name
 
             def checkpoint() -> None:
                 if self.stop.is_set():
@@ -64,15 +74,40 @@ class StoppableEngine(Engine):
             setattr(keeper, "_stoppable", True)  # noqa: B010
         return super()._hooks(keeper)
 
-    def run_telematics(self, integration: str) -> Report:
-        """One telematics run of one integration; INTERRUPTED when stopped part-way."""
-        self.interrupted.clear()
-        (report,) = self.sync_telematics(integration)
-        run_id = self.interrupted.pop(integration, None)
-        if run_id is not None:
+    def _interruptible(
+        self, pipeline: str, integration: str, call: Callable[[], Report | None]
+    ) -> Report | None:
+        key = f"{pipeline}:{integration}"
+        self.interrupted.pop(key, None)
+        report = call()
+        run_id = self.interrupted.pop(key, None)
+        if run_id is not None and report is not None:
             data = {**report.as_dict(), "outcome": INTERRUPTED}
             self.store.finish_run(run_id, INTERRUPTED, data, self.clock())
         return report
+
+    def run_telematics(self, integration: str) -> Report:
+        """One telematics run of one integration; INTERRUPTED when stopped part-way."""
+        report = self._interruptible(
+            "telematics", integration, lambda: self.sync_telematics(integration)[0]
+        )
+        assert report is not None  # a telematics run always reports
+        return report
+
+    def run_drivers(self, integration: str) -> Report:
+        """One full drivers reconcile of one Driveri integration (the daily schedule)."""
+        report = self._interruptible(
+            "drivers", integration, lambda: self.sync_drivers(integration, full=True)[0]
+        )
+        assert report is not None  # a reconcile always reports (a busy lease included)
+        return report
+
+    def run_driver_events(self, integration: str) -> Report | None:
+        """Apply one pairing's pending webhook events; None when the lease is busy or nothing
+        is pending (the applier tries again on its next tick)."""
+        return self._interruptible(
+            "drivers", integration, lambda: self.apply_driver_events(integration)
+        )
 
 
 @dataclass
@@ -115,6 +150,7 @@ class Scheduler:
     current: str | None = None
     last_error: str | None = None
     thread: threading.Thread | None = None
+    applier: Applier | None = None  # started and stopped with the scheduler
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, schedule: Schedule) -> None:
@@ -178,12 +214,17 @@ class Scheduler:
                 break
 
     def start(self) -> None:
+        """Run :meth:`loop` (and the applier, if any) in daemon threads."""
         self.thread = threading.Thread(target=self.loop, name="fleetsim-scheduler", daemon=True)
         self.thread.start()
+        if self.applier is not None:
+            self.applier.start()
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Ask the run under way to stop at its next safe point, and wait for it."""
+        """Ask the runs under way to stop at their next safe point, and wait for them."""
         self.stop.set()
+        if self.applier is not None:
+            self.applier.shutdown(timeout)
         if self.thread is not None:
             self.thread.join(timeout)
 
@@ -201,21 +242,30 @@ class Scheduler:
                 {"name": s.name, "interval_s": s.interval.total_seconds()} for s in self.schedules
             ],
             "schedule": slots,
+            "applier": self.applier.state() if self.applier is not None else None,
         }
+
+
+def _interval(env: dict[str, str] | None, var: str, default_s: float) -> timedelta:
+    raw = (os.environ if env is None else env).get(var, "")
+    try:
+        seconds = float(raw) if raw else default_s
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_INTERVAL_S:  # also refuses nan
+        raise ConfigError(f"{var} must be seconds between 0 and {MAX_INTERVAL_S}, not {raw!r}")
+    return timedelta(seconds=seconds)
 
 
 def telematics_interval(env: dict[str, str] | None = None) -> timedelta:
     """``FLEETSIM_TELEMATICS_INTERVAL`` seconds (default 300; 0 turns telematics off)."""
-    raw = (os.environ if env is None else env).get("FLEETSIM_TELEMATICS_INTERVAL", "")
-    try:
-        seconds = float(raw) if raw else DEFAULT_TELEMATICS_INTERVAL_S
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 7 * 86400:
-        raise ConfigError(
-            f"FLEETSIM_TELEMATICS_INTERVAL must be seconds between 0 and 604800, not {raw!r}"
-        )
-    return timedelta(seconds=seconds)
+    return _interval(env, "FLEETSIM_TELEMATICS_INTERVAL", DEFAULT_TELEMATICS_INTERVAL_S)
+
+
+def drivers_interval(env: dict[str, str] | None = None) -> timedelta:
+    """``FLEETSIM_DRIVERS_RECONCILE_INTERVAL`` seconds of the engine clock between full
+    drivers reconciles (default 86400: daily; 0 turns the schedule off, not the webhooks)."""
+    return _interval(env, "FLEETSIM_DRIVERS_RECONCILE_INTERVAL", DEFAULT_DRIVERS_INTERVAL_S)
 
 
 def engine_clock_for(store: Store) -> Clock:
@@ -237,7 +287,8 @@ def build_scheduler(
     wait: Callable[[float], bool] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> Scheduler:
-    """The scheduler with every pipeline the engine has (today: telematics)."""
+    """The scheduler with every pipeline the engine has (telematics, the daily drivers
+    reconcile) and the webhook events' applier."""
     scheduler = Scheduler(clock=clock, wait=wait)
     options: dict[str, Any] = {"clock": clock}
     if sleep is not None:
@@ -247,8 +298,19 @@ def build_scheduler(
     def telematics_names() -> list[str]:
         return [r["name"] for r in store.integrations() if r["kind"] in TELEMATICS_KINDS]
 
+    def driveri_names() -> list[str]:
+        return [r["name"] for r in store.integrations() if r["kind"] == "driveri"]
+
+    # Drivers first: when a clock jump makes both due, the reconcile (a few requests) does not
+    # wait behind telematics runs that may post thousands of readings.
+    scheduler.register(
+        Schedule("drivers", drivers_interval(env), driveri_names, engine.run_drivers)
+    )
     scheduler.register(
         Schedule("telematics", telematics_interval(env), telematics_names, engine.run_telematics)
+    )
+    scheduler.applier = Applier(
+        engine.run_driver_events, lambda: pending_pairings(store), stop=scheduler.stop
     )
     return scheduler
 
@@ -270,8 +332,10 @@ def serve_engine(host: str, port: int, store: Store | None = None) -> None:
     from fleetsim.engine_api import create_api
 
     store = store or Store()
+    redact_process_logging()  # the receiver's and the applier's warnings, secrets masked
     scheduler = build_scheduler(store, engine_clock_for(store))
-    server = make_server(host, port, create_api(store, scheduler, host), threaded=True)
+    wake = scheduler.applier.wake if scheduler.applier is not None else None
+    server = make_server(host, port, create_api(store, scheduler, host, wake=wake), threaded=True)
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:

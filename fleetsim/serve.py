@@ -15,7 +15,12 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from fleetsim.demo import activate_demo, fresh_demo_store, wait_until_serving
+from fleetsim.demo import (
+    activate_demo,
+    activate_driver_sync,
+    fresh_demo_store,
+    wait_until_serving,
+)
 from fleetsim.engine_child import (
     engine_address,
     healthz_url,
@@ -99,6 +104,7 @@ def serve(
     base_url = f"http://{host}:{port}"
     engine_host, engine_port = engine_address(port=engine_port)
     with_engine = demo and engine
+    engine_url = healthz_url(engine_host, engine_port).removesuffix("/healthz")
     # The bind address is a Host the control plane answers (besides the loopback names).
     app.stack.settings = replace(app.stack.settings, host=host)
     text = banner(app, base_url)
@@ -110,11 +116,13 @@ def serve(
             try:
                 wait_until_serving(base_url)
                 names = activate_demo(app, base_url)
+                drivers = activate_driver_sync(app, base_url, engine_url if with_engine else None)
             except Exception as exc:  # the stack still serves; say why it is not ready
                 reason = redact(f"{type(exc).__name__}: {exc}")
                 print(f"demo set-up failed, not ready: {reason}", flush=True)
                 return
-            print(f"  sync engine     {store_note}; integrations {', '.join(names)}")
+            print(f"  sync engine     {store_note}; integrations {', '.join(names)}, driveri")
+            print(f"  driver sync     {drivers}")
         if with_engine:
             url = healthz_url(engine_host, engine_port)
             try:
@@ -123,7 +131,11 @@ def serve(
                 reason = redact(f"{type(exc).__name__}: {exc}")
                 print(f"engine not answering at {url}, not ready: {reason}", flush=True)
                 return
-            print(f"  engine          {url.removesuffix('/healthz')}  (/healthz, /api/runs)")
+            print(f"  engine          {engine_url}  (/healthz, /api/runs)")
+            print(
+                f"  receiver        {engine_url}/webhooks/gpsinsight/gpsinsight  "
+                "(/api/drivers/links, /api/drivers/events)"
+            )
         print(READY_LINE, flush=True)
 
     def announce(worker: Any) -> None:

@@ -22,7 +22,9 @@ from fleetsim.engine_service import (
     SKIPPED_BUSY,
     Schedule,
     Scheduler,
+    StoppableEngine,
     build_scheduler,
+    drivers_interval,
     parent_gone,
     telematics_interval,
 )
@@ -164,6 +166,77 @@ def test_the_loop_looks_at_the_clock_every_second_so_a_jump_starts_a_run_soon() 
     assert scheduler.state()["running"] is False and scheduler.state()["stopping"] is True
 
 
+# -- the daily drivers reconcile and the webhook events' applier (issue 10) ---------------------
+
+
+def test_drivers_interval_from_env_defaults_to_a_day() -> None:
+    assert drivers_interval({}) == timedelta(days=1)
+    assert drivers_interval({"FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "0"}) == timedelta(0)
+    assert drivers_interval({"FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "90"}) == timedelta(seconds=90)
+    for bad in ("-1", "daily", "nan", "604801"):
+        with pytest.raises(ConfigError, match="FLEETSIM_DRIVERS_RECONCILE_INTERVAL"):
+            drivers_interval({"FLEETSIM_DRIVERS_RECONCILE_INTERVAL": bad})
+
+
+def driveri_store() -> Store:
+    store = Store("sqlite://")
+    store.save_integration("gpsinsight", "gpsinsight", "http://127.0.0.1:9/gpsinsight",
+                           SECRET_GPS, T0, username="acme.admin")  # fmt: skip
+    store.save_integration("driveri", "driveri", "http://127.0.0.1:9/driveri", "cs-SECRET", T0,
+                           username="client-1")  # fmt: skip
+    store.save_pairing("driveri", "gpsinsight", "acme", T0)
+    return store
+
+
+def test_the_drivers_reconcile_is_scheduled_on_the_engine_clock_for_each_driveri_integration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    calls: list[tuple[str, bool, datetime]] = []
+
+    def sync_drivers(self: Any, name: str | None = None, *, full: bool = True,
+                     dry_run: bool = False) -> list[Report]:  # fmt: skip
+        calls.append((str(name), full, clock()))
+        return [Report("drivers", str(name))]
+
+    monkeypatch.setattr(StoppableEngine, "sync_drivers", sync_drivers)
+    scheduler = build_scheduler(
+        driveri_store(), clock,
+        env={"FLEETSIM_TELEMATICS_INTERVAL": "0", "FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "86400"},
+    )  # fmt: skip
+    assert scheduler.state()["pipelines"] == [{"name": "drivers", "interval_s": 86400.0}]
+    assert scheduler.tick() == []
+    clock.advance(23 * 3600)
+    assert scheduler.tick() == [] and calls == []
+    clock.advance(2 * 3600)  # the stack's clock moved on 25 h: the daily reconcile is due
+    (report,) = scheduler.tick()
+    assert report.pipeline == "drivers" and calls == [("driveri", True, T0 + timedelta(hours=25))]
+    assert scheduler.state()["schedule"]["drivers:driveri"]["last_outcome"] == "SUCCESS"
+
+
+def test_when_a_clock_jump_makes_both_due_the_drivers_reconcile_runs_before_telematics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order: list[str] = []
+
+    def sync_drivers(self: Any, name: str | None = None, **_: Any) -> list[Report]:
+        order.append(f"drivers:{name}")
+        return [Report("drivers", str(name))]
+
+    def run_telematics(self: Any, name: str) -> Report:
+        order.append(f"telematics:{name}")
+        return Report("telematics", name)
+
+    monkeypatch.setattr(StoppableEngine, "sync_drivers", sync_drivers)
+    monkeypatch.setattr(StoppableEngine, "run_telematics", run_telematics)
+    clock = FakeClock()
+    scheduler = build_scheduler(driveri_store(), clock, env={})
+    scheduler.tick()
+    clock.advance(25 * 3600)
+    assert len(scheduler.tick()) == 2
+    assert order == ["drivers:driveri", "telematics:gpsinsight"]
+
+
 # -- against a served stack ----------------------------------------------------------------------
 
 
@@ -251,7 +324,8 @@ def test_stop_ends_the_run_at_its_next_safe_point_as_interrupted(rig: Rig) -> No
         rig.waits.append(seconds)
         scheduler.stop.set()
 
-    engine = scheduler.schedules[0].run.__self__  # type: ignore[attr-defined]
+    (telematics,) = [s for s in scheduler.schedules if s.name == "telematics"]
+    engine = telematics.run.__self__  # type: ignore[attr-defined]
     engine.sleep = sleep
     engine.concurrency = 1  # one write at a time: none other is under way when it stops
     (report,) = scheduler.tick()
@@ -296,7 +370,11 @@ def test_fleetsim_engine_serves_healthz_and_stops_on_sigterm(tmp_path: Any) -> N
                 time.sleep(0.05)  # waiting for the process to bind, not for a schedule
         assert body["status"] == "ok", body
         assert body["scheduler"]["running"] is True
-        assert body["scheduler"]["pipelines"] == [{"name": "telematics", "interval_s": 60.0}]
+        assert body["scheduler"]["pipelines"] == [
+            {"name": "drivers", "interval_s": 86400.0},
+            {"name": "telematics", "interval_s": 60.0},
+        ]
+        assert body["scheduler"]["applier"]["running"] is True
         runs = requests.get(f"http://127.0.0.1:{port}/api/runs", timeout=5).json()
         assert runs == {"runs": []}
         proc.send_signal(signal.SIGTERM)

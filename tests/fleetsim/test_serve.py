@@ -137,7 +137,7 @@ def test_the_engine_answers_healthz_once_ready_and_follows_the_stack_clock(
     names = [i["name"] for i in requests.get(f"{live.engine}/api/integrations", timeout=5).json()[
         "integrations"
     ]]  # fmt: skip
-    assert names == ["gpsinsight", "wex", "whiparound"]
+    assert names == ["driveri", "gpsinsight", "wex", "whiparound"]
     # Two virtual hours later, the engine's clock (read at most once a second) says so too.
     clock = requests.post(f"{live.base}/gpsinsight/_mock/clock", json={"advance": 7200}, timeout=5)
     stack_now = datetime.fromisoformat(clock.json()["now"])

@@ -1,0 +1,1 @@
+"""What the engine's HTTP side needs that is pure (no Flask: see tests/test_architecture.py)."""
