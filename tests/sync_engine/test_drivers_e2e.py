@@ -257,6 +257,27 @@ def test_r26_pending_events_are_applied_with_lookups_of_only_their_drivers(
     assert event["status"] == APPLIED
 
 
+def test_r26_an_event_arriving_after_a_newer_one_was_applied_is_dropped(
+    drivers: DriverRig,
+) -> None:
+    p = portal_driver(first_sync(drivers), 7)
+    drivers.update(p["id"], firstname="Two")
+    drivers.update(p["id"], firstname="Three")
+    newest = drivers.portal()[p["id"]]["version"]
+    for event_id, version in (("evt-new", newest), ("evt-old", newest - 1)):
+        drivers.store.inbox_add(
+            event_id, "gpsinsight", "driver.updated", portal_id=p["id"], version=version,
+            payload={}, now=drivers.rig.now(),
+        )  # fmt: skip
+        drivers.rig.engine.apply_driver_events("driveri")
+    status = {e["event_id"]: (e["status"], e["detail"]) for e in drivers.store.inbox_events()}
+    assert status == {
+        "evt-new": (APPLIED, None),
+        "evt-old": ("DROPPED", f"version {newest - 1} is older than the applied version {newest}"),
+    }
+    assert drivers.tenant()[p["driveri_driver_id"]]["firstName"] == "Three"
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 
