@@ -131,7 +131,8 @@ def subscribe(
     except VendorError as exc:
         message = str(exc).replace(secret, "[redacted]")  # the client redacts it too
         raise click.ClickException(
-            f"the portal refused the webhook subscription: {message}"
+            f"the portal refused the webhook subscription: {message} (the pairing is saved: "
+            "re-run with a portal user who may change drivers, or pass --no-subscribe)"
         ) from None
     store.save_webhook(driveri, webhook_id, secret, now)
     return Subscription(webhook_id, url, replaced)

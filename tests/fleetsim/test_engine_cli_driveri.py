@@ -33,6 +33,7 @@ class Cli:
     base: str
     db_url: str
     master: dict[str, Any]
+    restricted: dict[str, Any]  # a user of one vehicle group: may not change drivers
     client: dict[str, Any]  # Driveri's demo API client: client_id, client_secret, tenant
     wa_key: str
     runner: CliRunner
@@ -43,9 +44,10 @@ class Cli:
     def store(self) -> Store:
         return Store(self.db_url)
 
-    def add_portal(self) -> None:
-        result = self("integrations", "add", "gpsinsight", "--username", self.master["username"],
-                      "--app-token", self.master["app_token"],
+    def add_portal(self, user: dict[str, Any] | None = None) -> None:
+        user = user or self.master
+        result = self("integrations", "add", "gpsinsight", "--username", user["username"],
+                      "--app-token", user["app_token"],
                       "--base-url", f"{self.base}/gpsinsight")  # fmt: skip
         assert result.exit_code == 0, result.output
 
@@ -89,6 +91,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
             base=base,
             db_url=db_url,
             master=next(u for u in users if u["master"]),
+            restricted=next(u for u in users if "ALL VEHICLES" not in u["vehicle_groups"]),
             client=clients[0],
             wa_key=next(k["key"] for k in keys if k["type"] == "integration"),
             runner=CliRunner(),
@@ -174,6 +177,23 @@ def test_add_driveri_without_its_options_is_a_usage_error(cli: Cli) -> None:
     result = cli("integrations", "add", "driveri", "--client-id", "x")
     assert result.exit_code == 2
     assert "--client-secret, --tenant, --portal required for driveri" in result.output
+
+
+def test_a_portal_user_who_may_not_subscribe_gets_a_clear_refusal_and_a_saved_pairing(
+    cli: Cli,
+) -> None:
+    cli.add_portal(cli.restricted)
+    result = cli.add_driveri()
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: the portal refused the webhook subscription: gpsinsight v2/webhook/create: 403 "
+    )
+    assert "(the pairing is saved: re-run with a portal user who may change drivers, or pass " in (
+        result.output
+    )
+    assert cli.restricted["app_token"] not in result.output
+    pairing = cli.store().pairing("driveri")
+    assert pairing is not None and pairing["webhook_id"] is None and cli.webhooks() == []
 
 
 def test_add_driveri_no_subscribe_pairs_without_a_webhook(cli: Cli) -> None:
