@@ -34,8 +34,10 @@ from sync_engine.store import LeaseKeeper, LeaseLost, Store
 
 INTERRUPTED = "INTERRUPTED"
 SKIPPED_BUSY = "SKIPPED_BUSY"
+IDLE = "IDLE"  # a check that found nothing to do
 DEFAULT_TELEMATICS_INTERVAL_S = 300.0
 DEFAULT_DRIVERS_INTERVAL_S = 86400.0
+DEFAULT_TOGGLE_POLL_S = 300.0
 MAX_INTERVAL_S = 7 * 86400
 
 Clock = Callable[[], datetime]
@@ -102,6 +104,12 @@ class StoppableEngine(Engine):
         assert report is not None  # a reconcile always reports (a busy lease included)
         return report
 
+    def run_driver_sync_check(self, integration: str) -> Report | None:
+        """Look at the portal's Driver Sync setting; a reconcile when it was turned on."""
+        return self._interruptible(
+            "drivers", integration, lambda: self.check_driver_sync(integration)
+        )
+
     def run_driver_events(self, integration: str) -> Report | None:
         """Apply one pairing's pending webhook events; None when the lease is busy or nothing
         is pending (the applier tries again on its next tick)."""
@@ -117,7 +125,7 @@ class Schedule:
     name: str
     interval: timedelta
     integrations: Callable[[], list[str]]
-    run: Callable[[str], Report]
+    run: Callable[[str], Report | None]  # None: nothing needed doing
 
 
 @dataclass
@@ -181,19 +189,29 @@ class Scheduler:
 
     def _run(self, schedule: Schedule, name: str, slot: Slot, now: datetime) -> list[Report]:
         self.current = f"{schedule.name}:{name}"
+        reports: list[Report] = []
         try:
             report = schedule.run(name)
         except ConfigError as exc:
             self.last_error = str(exc)
-            outcome, reports = "NOT_CONFIGURED", []
+            outcome = "NOT_CONFIGURED"
         else:
-            busy = any(e["where"] == "lock" for e in report.errors)
-            outcome = SKIPPED_BUSY if busy else report.outcome
-            if self.stop.is_set() and any(e["where"] == "lease" for e in report.errors):
-                outcome = INTERRUPTED
-            reports = [report]
+            if report is None:
+                outcome = IDLE
+            elif any(e["where"] == "lock" for e in report.errors):
+                outcome, reports = SKIPPED_BUSY, [report]
+            elif self.stop.is_set() and any(e["where"] == "lease" for e in report.errors):
+                outcome, reports = INTERRUPTED, [report]
+            else:
+                outcome, reports = report.outcome, [report]
         finally:
             self.current = None
+        return self._after(schedule, slot, now, outcome, reports)
+
+    def _after(
+        self, schedule: Schedule, slot: Slot, now: datetime, outcome: str, reports: list[Report]
+    ) -> list[Report]:
+        """Record a run's outcome in its slot and set when it is next due."""
         after = self.clock()
         with self._lock:
             slot.runs += 1
@@ -268,6 +286,13 @@ def drivers_interval(env: dict[str, str] | None = None) -> timedelta:
     return _interval(env, "FLEETSIM_DRIVERS_RECONCILE_INTERVAL", DEFAULT_DRIVERS_INTERVAL_S)
 
 
+def toggle_poll_interval(env: dict[str, str] | None = None) -> timedelta:
+    """``FLEETSIM_DRIVER_SYNC_POLL_INTERVAL`` seconds of the engine clock between looks at
+    each portal's Driver Sync setting (default 300; 0: only events and the daily reconcile
+    notice it being turned on)."""
+    return _interval(env, "FLEETSIM_DRIVER_SYNC_POLL_INTERVAL", DEFAULT_TOGGLE_POLL_S)
+
+
 def engine_clock_for(store: Store) -> Clock:
     """The engine clock: sync_engine.clock.engine_clock when that module exists (real time,
     or the recorded stack's clock), else real time."""
@@ -306,6 +331,12 @@ def build_scheduler(
     scheduler.register(
         Schedule("drivers", drivers_interval(env), driveri_names, engine.run_drivers)
     )
+    scheduler.register(
+        Schedule(
+            "driver-sync-setting", toggle_poll_interval(env), driveri_names,
+            engine.run_driver_sync_check,
+        )
+    )  # fmt: skip
     scheduler.register(
         Schedule("telematics", telematics_interval(env), telematics_names, engine.run_telematics)
     )

@@ -93,6 +93,25 @@ class DriverRuns:
 
         return self._drivers_run(row, pairing, portal, work)
 
+    def check_driver_sync(self, driveri: str) -> Report | None:
+        """R25 between events: read the portal's Driver Sync setting (a login and one read).
+        Turned on since last seen (first activation included): the adopt-first full
+        reconcile runs now, not at the next driver event or daily reconcile. Turned off:
+        remembered, so turning it on again is seen as a change. None when nothing changed or
+        the portal could not be read (the daily reconcile and the events still check it)."""
+        ((row, pairing, portal),) = self.driver_integrations(driveri, by_portal=False)
+        source = self.source_client(portal)
+        source.vendor, source.integration = portal["kind"], portal["name"]
+        try:
+            enabled = source.driver_sync_enabled()
+        except VendorError:
+            return None
+        if enabled and not pairing["sync_seen_on"]:
+            return self.sync_drivers(row["name"])[0]
+        if not enabled and pairing["sync_seen_on"]:
+            self.store.save_sync_seen(row["name"], False, self.clock())
+        return None
+
     def driver_integrations(
         self, integration: str | None = None, *, by_portal: bool = True
     ) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:

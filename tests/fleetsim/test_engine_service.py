@@ -27,6 +27,7 @@ from fleetsim.engine_service import (
     drivers_interval,
     parent_gone,
     telematics_interval,
+    toggle_poll_interval,
 )
 from helpers import T0, activate_integrations, demo_credentials, make_stack_app, served
 from mock_vendors.wsgi import StackApp
@@ -178,6 +179,40 @@ def test_drivers_interval_from_env_defaults_to_a_day() -> None:
             drivers_interval({"FLEETSIM_DRIVERS_RECONCILE_INTERVAL": bad})
 
 
+def test_driver_sync_poll_interval_from_env_defaults_to_five_minutes() -> None:
+    assert toggle_poll_interval({}) == timedelta(minutes=5)
+    assert toggle_poll_interval({"FLEETSIM_DRIVER_SYNC_POLL_INTERVAL": "0"}) == timedelta(0)
+    with pytest.raises(ConfigError, match="FLEETSIM_DRIVER_SYNC_POLL_INTERVAL"):
+        toggle_poll_interval({"FLEETSIM_DRIVER_SYNC_POLL_INTERVAL": "often"})
+
+
+def test_the_driver_sync_setting_is_looked_at_every_poll_interval_and_idle_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    checks: list[tuple[str, datetime]] = []
+
+    def check_driver_sync(self: Any, name: str) -> Report | None:
+        checks.append((name, clock()))
+        return None if len(checks) == 1 else Report("drivers", name)  # turned on: a reconcile
+
+    monkeypatch.setattr(StoppableEngine, "check_driver_sync", check_driver_sync)
+    scheduler = build_scheduler(
+        driveri_store(), clock,
+        env={"FLEETSIM_TELEMATICS_INTERVAL": "0", "FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "0"},
+    )  # fmt: skip
+    assert scheduler.state()["pipelines"] == [{"name": "driver-sync-setting", "interval_s": 300.0}]
+    scheduler.tick()
+    clock.advance(300)
+    assert scheduler.tick() == []
+    assert scheduler.state()["schedule"]["driver-sync-setting:driveri"]["last_outcome"] == "IDLE"
+    clock.advance(300)
+    (report,) = scheduler.tick()
+    assert report.pipeline == "drivers" and [t for _, t in checks] == [
+        T0 + timedelta(seconds=300), T0 + timedelta(seconds=600),
+    ]  # fmt: skip
+
+
 def driveri_store() -> Store:
     store = Store("sqlite://")
     store.save_integration("gpsinsight", "gpsinsight", "http://127.0.0.1:9/gpsinsight",
@@ -202,7 +237,8 @@ def test_the_drivers_reconcile_is_scheduled_on_the_engine_clock_for_each_driveri
     monkeypatch.setattr(StoppableEngine, "sync_drivers", sync_drivers)
     scheduler = build_scheduler(
         driveri_store(), clock,
-        env={"FLEETSIM_TELEMATICS_INTERVAL": "0", "FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "86400"},
+        env={"FLEETSIM_TELEMATICS_INTERVAL": "0", "FLEETSIM_DRIVERS_RECONCILE_INTERVAL": "86400",
+             "FLEETSIM_DRIVER_SYNC_POLL_INTERVAL": "0"},
     )  # fmt: skip
     assert scheduler.state()["pipelines"] == [{"name": "drivers", "interval_s": 86400.0}]
     assert scheduler.tick() == []
@@ -230,7 +266,9 @@ def test_when_a_clock_jump_makes_both_due_the_drivers_reconcile_runs_before_tele
     monkeypatch.setattr(StoppableEngine, "sync_drivers", sync_drivers)
     monkeypatch.setattr(StoppableEngine, "run_telematics", run_telematics)
     clock = FakeClock()
-    scheduler = build_scheduler(driveri_store(), clock, env={})
+    scheduler = build_scheduler(
+        driveri_store(), clock, env={"FLEETSIM_DRIVER_SYNC_POLL_INTERVAL": "0"}
+    )
     scheduler.tick()
     clock.advance(25 * 3600)
     assert len(scheduler.tick()) == 2
@@ -372,6 +410,7 @@ def test_fleetsim_engine_serves_healthz_and_stops_on_sigterm(tmp_path: Any) -> N
         assert body["scheduler"]["running"] is True
         assert body["scheduler"]["pipelines"] == [
             {"name": "drivers", "interval_s": 86400.0},
+            {"name": "driver-sync-setting", "interval_s": 300.0},
             {"name": "telematics", "interval_s": 60.0},
         ]
         assert body["scheduler"]["applier"]["running"] is True

@@ -228,6 +228,42 @@ def test_r25_a_later_full_reconcile_is_not_a_first_activation(store: Store) -> N
     assert one_run(engine).detail == {"first_activation": False}
 
 
+def test_r25_turning_driver_sync_on_is_noticed_without_waiting_for_an_event(
+    store: Store,
+) -> None:
+    engine = make_engine(store, [a_portal_driver(1, "NEW1")], [], seen=False)
+    report = engine.check_driver_sync("driveri")
+    assert report is not None and report.detail == {"first_activation": True}
+    assert [(k, d) for k, d, _ in engine.target.writes] == [("create", "NEW1")]
+    assert engine.check_driver_sync("driveri") is None  # seen on now: nothing more to do
+
+
+def test_r25_a_check_with_the_setting_unchanged_reads_one_setting_and_writes_nothing(
+    store: Store,
+) -> None:
+    engine = make_engine(store, [a_portal_driver(1, "NEW1")], [], enabled=False, seen=False)
+    assert engine.check_driver_sync("driveri") is None
+    assert (engine.portal.requests_made, engine.target.writes, store.runs()) == (1, [], [])
+
+
+def test_r25_turning_driver_sync_off_is_remembered_so_on_again_is_a_change(store: Store) -> None:
+    engine = make_engine(store, [], [], enabled=False, seen=True)
+    assert engine.check_driver_sync("driveri") is None
+    pairing = store.pairing("driveri")
+    assert pairing is not None and pairing["sync_seen_on"] is False
+
+
+def test_r25_a_setting_the_portal_cannot_answer_changes_nothing(store: Store) -> None:
+    engine = make_engine(store, [a_portal_driver(1, "NEW1")], [], seen=False)
+
+    def down() -> bool:
+        raise VendorError("gpsinsight", "driverisync/read", 503, "unavailable")
+
+    engine.portal.driver_sync_enabled = down  # type: ignore[method-assign]
+    assert engine.check_driver_sync("driveri") is None
+    assert (engine.target.writes, store.runs()) == ([], [])
+
+
 # -- dry run ---------------------------------------------------------------------------------
 
 
