@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-deep bench bench-sync lint clean
+.PHONY: run test test-deep bench bench-sync bench-drivers lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)
 
 bench-sync: $(STAMP)
 	@$(BIN)/python benchmarks/sync.py
+
+bench-drivers: $(STAMP)
+	@$(BIN)/python benchmarks/drivers.py
 
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy sync_engine mock_vendors
