@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -59,10 +60,11 @@ def reset_platform_stack(stack_app: StackApp) -> None:
 
 
 @contextmanager
-def served(app: StackApp) -> Iterator[str]:
-    """Serve a stack on a free loopback port for the block; yields its base URL."""
+def served(app: StackApp, port: int = 0) -> Iterator[str]:
+    """Serve a stack on a loopback port for the block (a free one unless ``port`` is given:
+    serving again on a port a test stopped); yields its base URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -71,6 +73,19 @@ def served(app: StackApp) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def wait_until(condition: Callable[[], Any], what: str, deadline_s: float = 10.0) -> Any:
+    """Poll ``condition`` (another thread's work) until it is truthy and return its value;
+    fail once ``deadline_s`` has passed."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {deadline_s:g} s waiting for {what}")
+        threading.Event().wait(0.01)  # a poll interval, not a wait for an outcome
 
 
 WA_API = "/whiparound/api/public/v4"

@@ -4,7 +4,6 @@ the emulators on a loopback socket, the store in ``tmp_path``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from fleetsim.cli import main
 from fleetsim.demo import activate_demo, activate_driver_sync
 from fleetsim.engine_api import create_api
 from fleetsim.engine_service import Scheduler
-from helpers import T0, demo_credentials, make_stack_app, served
+from helpers import T0, demo_credentials, make_stack_app, served, wait_until
 from mock_vendors.wsgi import StackApp
 from sync_engine.clients.gpsinsight import GpsInsightClient
 from sync_engine.clock import ENV_VAR, record_clock, stack_spec
@@ -228,10 +227,7 @@ def test_the_subscribed_receiver_gets_the_portals_signed_driver_events(cli: Cli)
         portal.set_driver_sync(True)  # as the Master User
         created = portal.call("driver/create", firstname="Ann", lastname="Lee",
                               driveri_driver_id="D-100")  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not store.inbox_events() and time.monotonic() < deadline:
-            time.sleep(0.01)  # polling the delivery worker's thread with a deadline
-        (event,) = store.inbox_events()
+        (event,) = wait_until(store.inbox_events, "the delivered event in the inbox")
         assert (event["type"], event["portal_id"], event["version"], event["status"]) == (
             "driver.created", created["id"], 1, "PENDING",
         )  # fmt: skip

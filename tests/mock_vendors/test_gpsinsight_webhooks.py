@@ -23,7 +23,7 @@ from gpsinsight_helpers import assert_error, backend_of, call, ok, post
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from helpers import PLATFORM_VENDORS, served
+from helpers import PLATFORM_VENDORS, served, wait_until
 from mock_vendors.gpsinsight.app import DELIVERY
 from mock_vendors.gpsinsight.errors import FORBIDDEN_WEBHOOKS
 from mock_vendors.gpsinsight.webhooks import QUEUE_CAP
@@ -70,17 +70,6 @@ class Receiver:
         """The bodies received, parsed."""
         with self._lock:
             return [json.loads(r["body"]) for r in self.got]
-
-
-def wait_until(condition: Callable[[], Any], what: str) -> Any:
-    """Poll ``condition`` until it is truthy; fail after the deadline."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        threading.Event().wait(0.01)  # a poll interval, not a wait for an outcome
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
