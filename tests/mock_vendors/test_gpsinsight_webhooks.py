@@ -33,7 +33,6 @@ SECRET = "whsec-test-0123456789"
 EVENT_SCHEMA = json.loads(
     (Path(__file__).parents[2] / "contracts/gpsinsight.webhook-event.schema.json").read_text()
 )
-DEADLINE_S = 10.0
 ROW_KEYS = {
     "id", "name", "email", "url", "type", "content_type", "username", "status", "total",
     "queue_depth",
