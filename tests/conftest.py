@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from secret_watch import Watch, install
 from werkzeug.test import Client
 
 from helpers import PLATFORM_VENDORS, T0, make_stack_app  # noqa: F401  (re-exported)
@@ -56,3 +57,31 @@ def login(client: Client, creds: Callable[[str], dict[str, dict[str, Any]]]):
         return response.json["data"]["token"]
 
     return do
+
+
+# -- R8 over the whole run: no issued secret in any log line (see secret_watch.py) ----------
+
+_WATCH = Watch()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Watch from the start: before any world is built or any token issued."""
+    config._secret_watch_stop = install(_WATCH)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any log line held a secret issued during it."""
+    stop = getattr(session.config, "_secret_watch_stop", None)
+    if stop is not None:
+        stop()
+    leaks = _WATCH.leaks()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"secret watch: {len(_WATCH.issued)} issued secrets, {len(_WATCH.lines)} log lines, "
+            f"{len(leaks)} leaks"
+        )
+        for name, line in leaks[:20]:
+            reporter.write_line(f"  LEAK in {name}: {line[:300]}", red=True)
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
