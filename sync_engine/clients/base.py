@@ -17,10 +17,10 @@ import re
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -250,6 +250,49 @@ class BaseClient(abc.ABC):
                     self.vendor, path, reply.status, self.redact(reply.message), reply.body
                 )
             )
+
+
+T = TypeVar("T")
+MAX_WALKS = 3  # reads of a paged listing before a listing that will not hold still is an error
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its parsed items, how many rows it had (garbled ones included)
+    and the listing's total as that page reported it."""
+
+    items: list[Any]
+    rows: int
+    total: int
+
+
+def whole_listing(
+    vendor: str, path: str, walk: Callable[[], Iterator[Page]], key: Callable[[T], Hashable]
+) -> list[T]:
+    """Every item of a paged listing, read from a walk during which the listing held still.
+
+    Records added or removed between two page fetches shift the pages: an offset or a page
+    number then skips records that were never removed, or repeats some. A walk is trusted
+    only when every page reported the same total, the rows add up to it and no item came
+    twice; otherwise the listing is read again, up to MAX_WALKS times. One that never holds
+    still is a failed read (R6: absence is concluded only from a listing read whole), never
+    a short or doubled list.
+    """
+    for _ in range(MAX_WALKS):
+        found: dict[Hashable, T] = {}
+        totals: set[int] = set()
+        rows = repeated = 0
+        for page in walk():
+            totals.add(page.total)
+            rows += page.rows
+            for item in page.items:
+                repeated += key(item) in found
+                found[key(item)] = item
+        if len(totals) <= 1 and rows == next(iter(totals), 0) and not repeated:
+            return list(found.values())
+    raise RetriableError(
+        vendor, path, None, f"the listing changed while it was read {MAX_WALKS} times"
+    )
 
 
 def _session() -> requests.Session:

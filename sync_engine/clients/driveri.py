@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,12 +22,14 @@ from .base import (
     AuthError,
     BaseClient,
     Outcome,
+    Page,
     Reply,
     RetriableError,
     UnconfirmedWrite,
     VendorError,
     json_body,
     parse_retry_after,
+    whole_listing,
 )
 
 PAGE_LIMIT = 200  # the most Driveri pages (docs/vendors.md §2.5)
@@ -173,22 +176,25 @@ class DriveriClient(BaseClient):
     # -- drivers -----------------------------------------------------------------------------
 
     def drivers(self, show_all: bool = True) -> list[DriveriDriver]:
-        """Every driver of the tenant (soft-deleted ones too with ``show_all``), paged by 200.
-        A driver met twice (the listing shifted between pages) is kept once, as last seen."""
-        found: dict[str, DriveriDriver] = {}
-        offset = 0
-        while True:
-            body = self._call(
-                "GET", "drivers", read=True,
-                params={"offset": offset, "limit": PAGE_LIMIT, "showAll": _flag(show_all)},
-            ).body  # fmt: skip
-            data = body.get("data") if isinstance(body.get("data"), dict) else {}
-            rows = [r for r in data.get("drivers") or [] if isinstance(r, dict)]
-            for driver in filter(None, map(_driver, rows)):
-                found[driver.driver_id] = driver
-            offset += len(rows)
-            if not rows or offset >= int(body.get("totalCount") or 0):
-                return list(found.values())
+        """Every driver of the tenant (soft-deleted ones too with ``show_all``), paged by 200,
+        from a walk during which the listing held still (see ``whole_listing``)."""
+
+        def walk() -> Iterator[Page]:
+            offset = 0
+            while True:
+                body = self._call(
+                    "GET", "drivers", read=True,
+                    params={"offset": offset, "limit": PAGE_LIMIT, "showAll": _flag(show_all)},
+                ).body  # fmt: skip
+                data = body.get("data") if isinstance(body.get("data"), dict) else {}
+                rows = [r for r in data.get("drivers") or [] if isinstance(r, dict)]
+                total = int(body.get("totalCount") or 0)
+                yield Page([d for d in map(_driver, rows) if d is not None], len(rows), total)
+                offset += len(rows)
+                if not rows or offset >= total:
+                    return
+
+        return whole_listing(self.vendor, "drivers", walk, lambda d: d.driver_id)
 
     def driver(self, driver_id: str) -> DriveriDriver | None:
         """One driver by its exact driverId (soft-deleted ones too); None when there is none."""

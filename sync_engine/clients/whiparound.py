@@ -9,7 +9,16 @@ from typing import Any
 import requests
 
 from ..model import Asset, Defect, Vin, canonical_code
-from .base import BaseClient, Outcome, Reply, json_body, parse_retry_after, parse_time
+from .base import (
+    BaseClient,
+    Outcome,
+    Page,
+    Reply,
+    json_body,
+    parse_retry_after,
+    parse_time,
+    whole_listing,
+)
 
 PAGE_LIMIT = 1000
 
@@ -50,18 +59,26 @@ class WhipAroundClient(BaseClient):
             outcome = Outcome.FATAL
         return Reply(outcome, status, body, message or response.reason or "", retry_after)
 
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a paged collection (one pagination helper for the vendor)."""
-        page = 1
-        while True:
-            body = self.send(
-                "GET", path, read=True, params={**params, "page": page, "limit": PAGE_LIMIT}
-            ).body
-            yield from (item for item in body.get("data") or [] if isinstance(item, dict))
-            pagination = body.get("pagination") or {}
-            if page >= int(pagination.get("last_page") or 1):
-                return
-            page += 1
+    def _pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a paged collection (one pagination helper for the vendor), from a
+        walk during which the collection held still (see ``whole_listing``)."""
+
+        def walk() -> Iterator[Page]:
+            page = 1
+            while True:
+                body = self.send(
+                    "GET", path, read=True, params={**params, "page": page, "limit": PAGE_LIMIT}
+                ).body
+                data = body.get("data") or []
+                items = [item for item in data if isinstance(item, dict)]
+                pagination = body.get("pagination") or {}
+                total = int(pagination.get("total") or len(items))
+                yield Page(items, len(data), total)
+                if page >= int(pagination.get("last_page") or 1):
+                    return
+                page += 1
+
+        return whole_listing(self.vendor, path, walk, lambda item: item.get("id"))
 
     def assets(self) -> list[Asset]:
         """Every asset."""

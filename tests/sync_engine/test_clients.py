@@ -167,8 +167,12 @@ def gps_login(token: str = SESSION_A) -> Scripted:
     return gps_ok({"token": token}, "userauth/login")
 
 
-def wa_page(items: list[dict[str, Any]], page: int, last: int, per_page: int = 2) -> Scripted:
-    pagination = {"current_page": page, "per_page": per_page, "total": 5, "last_page": last}
+def wa_page(
+    items: list[dict[str, Any]], page: int, last: int, per_page: int = 2, total: int | None = None
+) -> Scripted:
+    """A page of ``last``; the collection's total is the items' count when it is one page."""
+    total = total if total is not None else (len(items) if last == 1 else 5)
+    pagination = {"current_page": page, "per_page": per_page, "total": total, "last_page": last}
     return Scripted(200, {"data": items, "pagination": pagination})
 
 
@@ -631,6 +635,32 @@ def test_whip_around_reads_every_page() -> None:
     assert [a.id for a in assets] == [7001, 7002, 7003, 7004, 7005]
     assert [adapter.query(n)["page"] for n in range(3)] == ["1", "2", "3"]
     assert assets[-1].odometer == 12.5 and assets[-1].odometer_unit == "km"
+
+
+def test_r6_a_listing_that_shifted_between_pages_is_read_again_whole() -> None:
+    shifted = [  # an asset added at the head after page 1: page 2 repeats 7002, total 6
+        wa_page([{"id": 7001}, {"id": 7002}], 1, 3),
+        wa_page([{"id": 7002}, {"id": 7003}], 2, 3, total=6),
+        wa_page([{"id": 7004}, {"id": 7005}], 3, 3, total=6),
+    ]
+    held = [
+        wa_page([{"id": 7000}, {"id": 7001}], 1, 3, total=6),
+        wa_page([{"id": 7002}, {"id": 7003}], 2, 3, total=6),
+        wa_page([{"id": 7004}, {"id": 7005}], 3, 3, total=6),
+    ]
+    client, adapter, _ = wa_client(shifted + held)
+    assert [a.id for a in client.assets()] == [7000, 7001, 7002, 7003, 7004, 7005]
+    assert len(adapter.sent) == 6
+
+
+def test_r6_a_listing_that_never_holds_still_is_a_failed_read_not_a_short_list() -> None:
+    walk = [
+        wa_page([{"id": 7001}, {"id": 7002}], 1, 2, total=4),
+        wa_page([{"id": 7004}], 2, 2, total=3),  # 7003 removed meanwhile: a page shifted
+    ]
+    client, _, _ = wa_client(walk * 3)
+    with pytest.raises(RetriableError, match="the listing changed while it was read 3 times"):
+        client.assets()
 
 
 def test_whip_around_sends_the_key_in_the_header_never_the_url() -> None:
