@@ -105,7 +105,9 @@ def engine(host: str, port: int) -> None:
 def _register_engine_commands() -> None:
     import fleetsim.drivers_cli  # noqa: F401  (registers `sync drivers` on the sync group)
     from fleetsim.engine_cli import integrations, runs, sync
+    from fleetsim.verify_cli import verify
 
+    main.add_command(verify)
     main.add_command(integrations)
     main.add_command(sync)
     main.add_command(runs)
