@@ -103,6 +103,7 @@ def engine(host: str, port: int) -> None:
 
 
 def _register_engine_commands() -> None:
+    import fleetsim.bundle  # noqa: F401  (registers `bundle`)
     import fleetsim.drivers_cli  # noqa: F401  (registers `sync drivers` on the sync group)
     from fleetsim.engine_cli import integrations, runs, sync
     from fleetsim.verify_cli import verify

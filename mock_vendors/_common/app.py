@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flask import Flask, Request, Response, g, request
@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from .cache import VersionedCache
 from .control import control
 from .errors import VendorError
-from .faults import FaultPlan
+from .faults import FaultPlan, Route, vendor_routes
 from .journal import Journal
 from .jsonio import json_response
 from .limits import refusal
@@ -40,6 +40,8 @@ class Backend(Protocol):
 
 
 ErrorRenderer = Callable[[VendorError], Response]
+Mutator = Callable[[Any, Mapping[str, str], int, int, str], None]
+"""``(backend, query, delete, insert, seed_key)``: a paged listing shifts (see ``mutate``)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class VendorSpec:
     register_routes: Callable[[Flask], None]
     render_error: ErrorRenderer
     expire_session: Callable[[Backend, Request], None] = lambda backend, req: None
+    # Endpoint name -> how a ``mutate`` fault shifts that paged list (none: no mutation).
+    paged_lists: Mapping[str, Mutator] = field(default_factory=dict)
 
 
 class VendorRuntime:
@@ -61,6 +65,7 @@ class VendorRuntime:
         self.spec = spec
         self.stack = stack
         self.faults = FaultPlan()
+        self.routes: list[Route] = []  # the vendor's own routes, once they are registered
         self.journal = Journal(stack.settings.journal_limit)
         self.responses = VersionedCache()
         self.backend: Backend = spec.make_backend(stack)
@@ -95,16 +100,20 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
 
     app.register_blueprint(control, url_prefix=CONTROL_PREFIX)
     spec.register_routes(app)
+    runtime.routes = vendor_routes(app.url_map.iter_rules(), CONTROL_PREFIX)
 
     @app.before_request
     def _apply_request_faults() -> Response | None:
         if request.path.startswith(CONTROL_PREFIX):
             return None
         g.fleetsim_t0 = time.perf_counter()
-        fault = runtime.faults.pick(request.method, request.path)
+        rule = request.url_rule
+        paged = rule is not None and rule.endpoint in spec.paged_lists
+        fault = runtime.faults.pick(request.method, request.path, paged)
         g.fleetsim_fault = fault
         if fault is None:
             return None
+        g.fleetsim_fault_n = fault.fired  # which firing this is, for a seeded mutation
         spec_ = fault.spec
         if spec_["latency_ms"]:
             time.sleep(spec_["latency_ms"] / 1000)  # a server-side fault, not a test wait
@@ -126,6 +135,8 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
                     _fault_error(fault.spec["status"], fault.spec["retry_after"])
                 )
             response = _mangle(response, fault.spec)
+            if fault.spec["mutate"] and response.status_code < 300:
+                _mutate(runtime, request, fault)
         started = g.get("fleetsim_t0")
         latency = (time.perf_counter() - started) * 1000 if started else 0.0
         runtime.journal.record(
@@ -163,6 +174,22 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
         return spec.render_error(VendorError(500, "Internal server error", origin="crash"))
 
     return app
+
+
+def _mutate(runtime: VendorRuntime, req: Request, fault: Any) -> None:
+    """Shift the paged list this request read, once its page is answered: the client's next
+    page request sees the listing moved under it. Seeded by the fault's seed and how often it
+    fired, so a replay inserts the same records."""
+    mutator = runtime.spec.paged_lists[req.url_rule.endpoint]  # type: ignore[union-attr]
+    change = fault.spec["mutate"]
+    with runtime.backend.lock:
+        mutator(
+            runtime.backend,
+            req.args.to_dict(),
+            change["delete"],
+            change["insert"],
+            f"{fault.spec['seed']}:{g.get('fleetsim_fault_n', fault.fired)}",
+        )
 
 
 def _fault_error(status: int, retry_after: float | None) -> VendorError:

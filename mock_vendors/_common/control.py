@@ -16,8 +16,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from .clock import ClockRangeError, parse_iso, parse_snapshot
 from .contracts import served_contract
-from .faults import FaultSpecSchema
+from .faults import FaultListSchema, FaultSpecSchema, unmatched_list, unmatched_route
 from .guard import refusal
+from .journal import JournalSchema
 from .jsonio import dumps, json_response, raw_json_response
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class SeedSchema(Schema):
     vehicles = JsonInt(validate=validate.Range(0, MAX_VEHICLES))
     wex_vehicles = JsonInt(validate=validate.Range(0, MAX_VEHICLES))
     dtcs_per_vehicle = JsonNumber(validate=validate.Range(0, 10))
+    scenario = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
 class ClockSchema(Schema):
@@ -136,6 +138,8 @@ CLOCK = ClockSchema()
 STATE = StateSchema()
 JOURNAL_QUERY = JournalQuerySchema()
 FAULT = FaultSpecSchema()
+FAULT_LIST = FaultListSchema()
+JOURNAL = JournalSchema()
 
 
 def _load(schema: Schema, what: str, data: Any = None) -> dict[str, Any]:
@@ -216,13 +220,32 @@ def seed() -> Response:
     """Regenerate the whole stack's world (every vendor) from a seed and sizes."""
     values = _load(SEED, "seed")
     stack = _runtime().stack
+    named = "scenario" in values
+    scenario = values.pop("scenario", None)
     stack.reseed(**values)
+    if named:
+        stack.name_scenario(scenario)
     settings = stack.settings
     return json_response(
         {
             "seed": settings.seed,
             "vehicles": settings.vehicles,
             "wex_vehicles": settings.wex_vehicles,
+        }
+    )
+
+
+@control.get("/seed")
+def get_seed() -> Response:
+    """What the stack's world was generated from, and the scenario it holds (if any)."""
+    settings = _runtime().stack.settings
+    return json_response(
+        {
+            "seed": settings.seed,
+            "vehicles": settings.vehicles,
+            "wex_vehicles": settings.wex_vehicles,
+            "dtcs_per_vehicle": settings.dtcs_per_vehicle,
+            "scenario": settings.scenario,
         }
     )
 
@@ -275,9 +298,35 @@ def list_faults() -> Response:
 
 @control.post("/faults")
 def add_fault() -> Response:
-    """Register a fault (see :class:`FaultSpecSchema`)."""
+    """Register a fault (see :class:`FaultSpecSchema`); a path no route can match is refused."""
+    runtime = _runtime()
     spec = _load(FAULT, "fault")
-    return json_response({"id": _runtime().faults.add(spec).id}, 201)
+    problem = _never_fires(runtime, spec)
+    if problem is not None:
+        raise ControlError("invalid fault", fields={"path": [problem]})
+    return json_response({"id": runtime.faults.add(spec).id}, 201)
+
+
+def _never_fires(runtime: VendorRuntime, spec: dict[str, Any]) -> str | None:
+    """Why a fault could never fire on this vendor (no route, or no paged list to mutate)."""
+    problem = unmatched_route(spec, runtime.routes, runtime.key)
+    if problem is None and spec["mutate"] is not None:
+        lists = [r for r in runtime.routes if r.endpoint in runtime.spec.paged_lists]
+        problem = unmatched_list(spec, lists, runtime.key)
+    return problem
+
+
+@control.put("/faults")
+def restore_faults() -> Response:
+    """Replace the plan with one ``GET /faults`` listed, counters included (a replay bundle)."""
+    runtime = _runtime()
+    records = _load(FAULT_LIST, 'fault plan: expected {"faults": [...]} from GET /_mock/faults')
+    for n, record in enumerate(records["faults"]):
+        problem = _never_fires(runtime, record)
+        if problem is not None:
+            raise ControlError("invalid fault plan", fields={"faults": {n: {"path": [problem]}}})
+    runtime.faults.restore(records["faults"])
+    return json_response({"restored": len(records["faults"])})
 
 
 @control.delete("/faults")
@@ -334,6 +383,15 @@ def journal() -> Response:
     query = _load(JOURNAL_QUERY, "journal query", request.args.to_dict())
     entries = _runtime().journal.query(query.get("method"), query.get("path"), query.get("since"))
     return json_response({"entries": entries})
+
+
+@control.put("/journal")
+def restore_journal() -> Response:
+    """Replace every entry with the ones ``GET /journal`` listed (a replay bundle)."""
+    body = _json_body("journal")
+    _load(JOURNAL, 'journal: expected {"entries": [...]} from GET /_mock/journal', body)
+    _runtime().journal.restore(body["entries"])
+    return json_response({"restored": len(body["entries"])})
 
 
 @control.delete("/journal")

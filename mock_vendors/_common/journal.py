@@ -10,6 +10,40 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .faults import norm_path
+
+
+class JournalEntrySchema(Schema):
+    """One entry as ``GET /journal`` lists it (the items of ``PUT /journal``)."""
+
+    at = fields.String(required=True, validate=lambda text: _is_iso(text))
+    method = fields.String(required=True)
+    path = fields.String(required=True)
+    status = fields.Integer(required=True, allow_none=True, strict=True)
+    latency_ms = fields.Float(required=True)
+    app_token_id = fields.String(required=True, allow_none=True)
+    direction = fields.String(validate=validate.OneOf(["out"]))
+    url = fields.String()
+    event_id = fields.String()
+    attempt = fields.Integer(strict=True)
+    error = fields.String(allow_none=True)
+
+
+class JournalSchema(Schema):
+    """``PUT /journal``: every entry, oldest first, as ``GET /journal`` listed them."""
+
+    entries = fields.List(fields.Nested(JournalEntrySchema), required=True)
+
+
+def _is_iso(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("Not an ISO-8601 date-time.") from None
+    return True
+
 
 class Journal:
     """A bounded, thread-safe list of vendor requests (control-plane calls are not recorded)."""
@@ -76,17 +110,25 @@ class Journal:
     def query(
         self, method: str | None = None, path: str | None = None, since: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """Entries filtered by method, path glob (case-insensitive) and virtual time."""
+        """Entries filtered by method, path glob and virtual time; the glob is compared as a
+        fault's is (case and a trailing slash ignored), so a fault's path lists what it hits."""
         with self._lock:
             entries = list(self._entries)
         if method:
             entries = [e for e in entries if e["method"] == method.upper()]
         if path:
-            pattern = path.lower()
-            entries = [e for e in entries if fnmatch.fnmatchcase(e["path"].lower(), pattern)]
+            pattern = norm_path(path)
+            entries = [e for e in entries if fnmatch.fnmatchcase(norm_path(e["path"]), pattern)]
         if since is not None:
             entries = [e for e in entries if datetime.fromisoformat(e["at"]) >= since]
         return entries
+
+    def restore(self, entries: list[dict[str, Any]]) -> None:
+        """Replace every entry with ``entries`` (checked by :class:`JournalSchema`), taken
+        verbatim so a restored journal lists exactly as the saved one did."""
+        with self._lock:
+            self._entries.clear()
+            self._entries.extend(dict(e) for e in entries)
 
     def clear(self) -> None:
         """Forget every entry."""

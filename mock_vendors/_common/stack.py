@@ -38,6 +38,7 @@ class StackSettings:
     max_connections: int = 10_000  # open connections served; the stalest waiting one yields
     host: str | None = None  # the address `fleetsim serve` binds (a Host the control plane takes)
     allowed_hosts: tuple[str, ...] = ()  # further Host names the control plane answers
+    scenario: str | None = None  # the QA scenario the stack was loaded with (bundles record it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StackSettings:
@@ -113,6 +114,11 @@ class Stack:
         """Make a vendor part of this stack (reseeding will reach it)."""
         with self._lock:
             self._runtimes[runtime.key] = runtime
+
+    def name_scenario(self, name: str | None) -> None:
+        """Record which scenario the stack holds (None: none); nothing else changes."""
+        with self._lock:
+            self.settings = replace(self.settings, scenario=name)
 
     def reseed(self, seed: int | None = None, vehicles: int | None = None, **sizes: float) -> None:
         """Regenerate the world from a new seed and reset every vendor to it."""

@@ -10,7 +10,7 @@ from mock_vendors._common.stack import Stack
 from .auth import bearer_value
 from .backend import DriveriBackend
 from .envelope import render_error
-from .routes import encode_path_ids, register_routes
+from .routes import PAGED_LISTS, encode_path_ids, register_routes
 
 
 def _make_backend(stack: Stack) -> DriveriBackend:
@@ -37,6 +37,7 @@ def create_app(stack: Stack | None = None) -> Flask:
         register_routes=register_routes,
         render_error=render_error,
         expire_session=_expire_session,  # type: ignore[arg-type]
+        paged_lists=PAGED_LISTS,
     )
     app = create_vendor_app(spec, stack or Stack())
     app.wsgi_app = encode_path_ids(app.wsgi_app)  # type: ignore[method-assign]

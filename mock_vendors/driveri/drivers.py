@@ -15,6 +15,7 @@ from fixtures.driveri import (
     default_group,
     driver_record,
 )
+from fixtures.providers import make_faker
 
 from .errors import bad_request, conflict, not_found
 
@@ -57,6 +58,35 @@ class Drivers:
                 continue
             matches.append(d)
         return [public_driver(d) for d in matches[offset : offset + limit]], len(matches)
+
+    def shift_drivers(self, *, filters: dict[str, Any], delete: int, insert: int, key: str) -> None:
+        """A ``mutate`` fault after a page of ``GET drivers`` with ``filters``: the first
+        ``delete`` drivers of that listing are removed outright (a soft delete would leave a
+        ``showAll`` listing, the engine's, where it was), then ``insert`` new active drivers,
+        seeded by ``key``, take the head of the listing, so every later page shifts."""
+        listing = {**filters, "offset": 0, "limit": delete}
+        gone = {str(d["driverId"]) for d in self.list_drivers(**listing)[0]} if delete else set()
+        drivers = self.state["drivers"]
+        drivers[:] = [d for d in drivers if not _listed_in(d, gone)]
+        for driver_id in gone:
+            self._by_id.pop(driver_id, None)
+        now = self.now_ms()
+        for n in range(insert):
+            profile = make_faker(f"{key}:driveri:inserted-driver:{n}").driver_profile()
+            driver_id = profile["driveri_driver_id"]
+            while driver_id in self._by_id:  # seeded ids may meet an existing one
+                driver_id += "X"
+            driver = driver_record(
+                driver_id,
+                created_ms=now,
+                first_name=profile["firstname"],
+                last_name=profile["lastname"],
+                email=profile["email"],
+            )
+            drivers.insert(n, driver)
+            self._by_id[driver_id] = driver
+        if gone or insert:
+            self.touch()
 
     def find_driver(
         self,
@@ -147,6 +177,10 @@ class Drivers:
 def public_driver(driver: dict[str, Any]) -> dict[str, Any]:
     """The driver as Driveri returns it (no phone)."""
     return {key: driver.get(key) for key in DRIVER_FIELDS}
+
+
+def _listed_in(driver: Any, ids: set[str]) -> bool:
+    return isinstance(driver, dict) and str(driver.get("driverId")) in ids
 
 
 def _group_name(driver: dict[str, Any]) -> str | None:

@@ -8,7 +8,7 @@ calls the backend and renders the plain data it gets back with :mod:`.envelope`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -112,6 +112,18 @@ def list_drivers(backend: DriveriBackend, tenant: str) -> Response:
     query = load_query(LIST_QUERY, request.args)
     drivers, total = backend.list_drivers(**query)
     return paged({"drivers": drivers}, query["offset"], query["limit"], total)
+
+
+def shift_drivers(
+    backend: DriveriBackend, query: Mapping[str, str], delete: int, insert: int, key: str
+) -> None:
+    """A ``mutate`` fault after a page of ``GET drivers``: the listing its filters give."""
+    filters = load_query(LIST_QUERY, query)
+    backend.shift_drivers(filters=filters, delete=delete, insert=insert, key=key)
+
+
+PAGED_LISTS = {"driveri_list_drivers": shift_drivers}
+"""The paged lists a ``mutate`` fault can shift, by endpoint."""
 
 
 def driver_detail(backend: DriveriBackend, tenant: str) -> Response:

@@ -9,7 +9,7 @@ from mock_vendors._common.stack import Stack
 
 from .backend import WhipAroundBackend
 from .envelope import render_error
-from .routes import register_routes
+from .routes import PAGED_LISTS, register_routes
 
 KEY = "whiparound"
 
@@ -24,6 +24,7 @@ SPEC = VendorSpec(
     make_backend=_make_backend,
     register_routes=register_routes,
     render_error=render_error,
+    paged_lists=PAGED_LISTS,
 )
 
 

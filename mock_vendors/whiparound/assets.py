@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fixtures.providers import make_faker
 from fixtures.units import KM_PER_MILE
 
 from .errors import asset_not_found, vin_not_found, vin_shared
@@ -149,6 +150,26 @@ class Assets:
         del assets[next(i for i, a in enumerate(assets) if a is asset)]
         idx.drop_vin(asset)
         self.touch()
+
+    def shift_assets(self, *, delete: int, insert: int, key: str) -> None:
+        """A ``mutate`` fault after a page of ``GET assets``: the first ``delete`` assets of
+        the listing go (real deletes), then ``insert`` new valid assets, seeded by ``key``,
+        take the head of the listing with the next ids, so every later page shifts."""
+        for row in self.list_assets(page=Page(1, delete))["data"] if delete else []:
+            self.delete_asset(row["id"])
+        assets = self.state["assets"]
+        for n in range(insert):
+            fake = make_faker(f"{key}:whiparound:inserted-asset:{n}")
+            spec = fake.vehicle_spec()
+            self.create_asset(
+                name=f"{spec['make']} inserted {n + 1}",
+                vin=spec["vin"],
+                make=spec["make"],
+                model=spec["model"],
+                year=spec["model_year"],
+                odometer=round(fake.random.uniform(1_000, 90_000), 1),
+            )
+            assets.insert(n, assets.pop())  # create_asset appended it
 
     # -- telematics ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ manual defects, the status workflow and the filtered list."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from .wire import path_id, stored_ts
 REFERENCE_BASE = 1000  # defect 1 is FA-1001 [assumed]
 DEFAULT_STATUS = "New"
 DEFAULT_PRIORITY = "medium"  # [assumed]
+WALKAROUND_DEFECTS = ("Cracked mirror", "Tire tread low", "Wiper blade torn", "Lamp out")
 DEFECT_FIELDS = (
     "id", "reference", "asset_id", "name", "description", "status", "priority", "source",
     "dtc_code", "repeated_times", "created_at", "updated_at",
@@ -150,6 +152,38 @@ class Defects:
             idx.add_open(defect)
             self.touch()
         return defect_row(defect)
+
+    def shift_defects(self, *, filters: dict[str, Any], delete: int, insert: int, key: str) -> None:
+        """A ``mutate`` fault after a page of ``GET defects`` with ``filters``: the first
+        ``delete`` defects of that listing go (real deletes), then ``insert`` manual defects,
+        seeded by ``key`` and matching the asset and status filters, take its head (manual,
+        so they never pose as a DTC the engine reports)."""
+        listed = self.list_defects(**filters, page=Page(1, delete))["data"] if delete else []
+        idx = self.indexes()
+        for row in listed:
+            defect = idx.defects.pop(row["id"])
+            idx.drop_open(defect)
+            self.state["defects"].remove(defect)
+        if listed:
+            self.touch()
+        rng = random.Random(f"{key}:whiparound:inserted-defect")
+        asset_ids = sorted(idx.assets)
+        wanted = filters.get("asset_id")
+        if wanted is not None:
+            asset_ids = [wanted] if wanted in idx.assets else []
+        defects = self.state["defects"]
+        for n in range(insert if asset_ids else 0):
+            self._new_defect(
+                asset_id=rng.choice(asset_ids),
+                name=rng.choice(WALKAROUND_DEFECTS),
+                description=None,
+                status=filters.get("status") or DEFAULT_STATUS,
+                priority=DEFAULT_PRIORITY,
+                source="manual",
+                dtc_code=None,
+                now=self.now_text(),
+            )
+            defects.insert(n, defects.pop())  # _new_defect appended it
 
     def _new_defect(self, *, now: str, **fields: Any) -> dict[str, Any]:
         """Store a new defect with the next id and reference, seen once at ``now``."""

@@ -10,6 +10,7 @@ methods answer in the same Laravel shape, never HTML (``envelope.render_error``)
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -155,6 +156,29 @@ def update_defect(b: WhipAroundBackend, id: str) -> Response:
     """``PATCH defects/{id}``."""
     defect_id = b.find_defect(id)
     return envelope.data(b.update_defect(defect_id, **load(DEFECT_PATCH, _body())))
+
+
+# -- pagination under mutation ---------------------------------------------------------------
+
+
+def shift_assets(
+    b: WhipAroundBackend, query: Mapping[str, str], delete: int, insert: int, key: str
+) -> None:
+    """A ``mutate`` fault after a page of ``GET assets`` (the page itself does not matter)."""
+    b.shift_assets(delete=delete, insert=insert, key=key)
+
+
+def shift_defects(
+    b: WhipAroundBackend, query: Mapping[str, str], delete: int, insert: int, key: str
+) -> None:
+    """A ``mutate`` fault after a page of ``GET defects``: the listing its filters give."""
+    filters = load(DEFECT_QUERY, query)
+    del filters["page"]
+    b.shift_defects(filters=filters, delete=delete, insert=insert, key=key)
+
+
+PAGED_LISTS = {"listAssets": shift_assets, "listDefects": shift_defects}
+"""The paged lists a ``mutate`` fault can shift, by endpoint."""
 
 
 # -- the table -----------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_a_chunked_body_stops_being_read_at_the_limit_under_any_server(limited: 
 
 
 def test_a_body_at_the_limit_is_read(limited: StackApp) -> None:
-    body = b'{"status": 503, "path": "/' + b"a" * (LIMIT - 40) + b'"}'
+    body = b'{"status": 503, "path": "/v2/' + b"a" * (LIMIT - 43) + b'"}'
     response = Client(limited).post(
         "/gpsinsight/_mock/faults", data=body, content_type="application/json"
     )

@@ -277,3 +277,120 @@ def test_the_vendor_apis_answer_any_host_and_origin(client: Client, vendor: str)
     response = client.get(VENDOR_API[vendor], headers=headers)
     assert response.status_code in (200, 401)
     assert response.mimetype == "application/json"
+
+
+# -- what a replay bundle reads and puts back: seed, journal and faults with their counters ----
+
+HEARTBEAT = "/gpsinsight/v2/heartbeat/beat"
+
+
+def test_seed_reads_back_the_sizes_and_the_scenario_the_stack_holds(client: Client) -> None:
+    assert client.post("/gpsinsight/_mock/seed", json={"seed": 4, "scenario": "km-assets"}).json
+    assert client.get("/driveri/_mock/seed").json == {
+        "seed": 4,
+        "vehicles": 50,
+        "wex_vehicles": 20,
+        "dtcs_per_vehicle": None,
+        "scenario": "km-assets",
+    }
+
+
+def test_seeding_with_a_null_scenario_forgets_the_name(client: Client) -> None:
+    client.post("/gpsinsight/_mock/seed", json={"scenario": "km-assets"})
+    client.post("/gpsinsight/_mock/seed", json={"scenario": None})
+    assert client.get("/gpsinsight/_mock/seed").json["scenario"] is None
+
+
+def test_a_journal_put_back_lists_exactly_as_it_was_listed(client: Client) -> None:
+    client.get(HEARTBEAT)
+    client.get("/whiparound/api/public/v4/assets")
+    listed = client.get("/whiparound/_mock/journal").get_data()
+    client.delete("/whiparound/_mock/journal")
+    restored = client.put("/whiparound/_mock/journal", data=listed, content_type="application/json")
+    assert restored.json == {"restored": 1}
+    assert client.get("/whiparound/_mock/journal").get_data() == listed
+
+
+ENTRY = {"at": "2026-03-10T17:30:00+00:00", "method": "GET", "path": "/v2/x", "status": 200,
+         "latency_ms": 1, "app_token_id": None}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"entries": ["Missing data for required field."]}),
+        ({"entries": [{**ENTRY, "at": "noon"}]},
+         {"entries": {"0": {"at": ["Not an ISO-8601 date-time."]}}}),
+        ({"entries": [{**ENTRY, "token": "t"}]}, {"entries": {"0": {"token": ["Unknown field."]}}}),
+        ({"entries": [{**ENTRY, "status": "200"}]},
+         {"entries": {"0": {"status": ["Not a valid integer."]}}}),
+    ],
+)  # fmt: skip
+def test_a_journal_that_is_not_a_listed_one_is_refused(client: Client, body, fields) -> None:
+    client.get(HEARTBEAT)
+    response = client.put("/gpsinsight/_mock/journal", json=body)
+    assert response.status_code == 400
+    assert response.json == {
+        "error": 'invalid journal: expected {"entries": [...]} from GET /_mock/journal',
+        "fields": fields,
+    }
+    assert len(client.get("/gpsinsight/_mock/journal").json["entries"]) == 1
+
+
+def test_a_fault_plan_put_back_keeps_ids_counters_and_its_random_stream(client: Client) -> None:
+    spec = {"path": "/v2/heartbeat/*", "status": 503, "probability": 0.5, "seed": 11}
+    client.post("/gpsinsight/_mock/faults", json=spec)
+    first = [client.get(HEARTBEAT).status_code for _ in range(7)]
+    listed = client.get("/gpsinsight/_mock/faults").json
+    original = [client.get(HEARTBEAT).status_code for _ in range(12)]
+    restored = client.put("/gpsinsight/_mock/faults", json=listed)
+    assert restored.json == {"restored": 1}
+    assert client.get("/gpsinsight/_mock/faults").json == listed
+    assert [client.get(HEARTBEAT).status_code for _ in range(12)] == original
+    assert 503 in first + original and 200 in original
+
+
+def test_a_fault_added_after_a_put_gets_the_next_id(client: Client) -> None:
+    plan = {"faults": [{"id": "f7", "status": 500, "path": "/v2/*", "seen": 3, "fired": 3}]}
+    assert client.put("/gpsinsight/_mock/faults", json=plan).status_code == 200
+    added = client.post("/gpsinsight/_mock/faults", json={"status": 500})
+    assert added.json == {"id": "f8"}
+
+
+@pytest.mark.parametrize(
+    ("faults", "fields"),
+    [
+        ([{"id": "f1", "status": 500, "seen": 1, "fired": 2}],
+         {"faults": {"0": {"_schema": ["a fault cannot have fired more often than it was seen"]}}}),
+        ([{"id": "f1", "status": 500}, {"id": "f1", "status": 502}],
+         {"faults": ["every fault id must appear once"]}),
+        ([{"id": "x1", "status": 500}],
+         {"faults": {"0": {"id": ["String does not match expected pattern."]}}}),
+        ([{"status": 500}], {"faults": {"0": {"id": ["Missing data for required field."]}}}),
+    ],
+)  # fmt: skip
+def test_a_fault_plan_that_is_not_a_listed_one_is_refused(client: Client, faults, fields) -> None:
+    response = client.put("/gpsinsight/_mock/faults", json={"faults": faults})
+    assert response.status_code == 400
+    assert response.json["fields"] == fields
+
+
+def test_a_fault_plan_with_a_path_no_route_matches_is_refused_whole(client: Client) -> None:
+    client.post("/whiparound/_mock/faults", json={"status": 500})
+    plan = {"faults": [{"id": "f1", "status": 500}, {"id": "f2", "path": "/v2/*", "status": 500}]}
+    response = client.put("/whiparound/_mock/faults", json=plan)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid fault plan"
+    assert "routes are under /api/public/v4/" in response.json["fields"]["faults"]["1"]["path"][0]
+    assert [f["id"] for f in client.get("/whiparound/_mock/faults").json["faults"]] == ["f1"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "seed"), ("PUT", "journal"), ("PUT", "faults"), ("GET", "journal")],
+)
+def test_the_admin_key_guards_what_a_bundle_reads_and_puts_back(method: str, path: str) -> None:
+    client = Client(make_stack_app(admin_key="s3cret-admin"))
+    response = client.open(f"/driveri/_mock/{path}", method=method, json={"entries": []})
+    assert response.status_code == 401
+    assert response.json == {"error": "missing or wrong X-Fleetsim-Admin-Key header"}

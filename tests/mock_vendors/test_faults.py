@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from mock_vendors._common.app import DroppedConnection
-from mock_vendors._common.faults import FaultPlan, FaultSpecSchema
+from mock_vendors._common.faults import FaultPlan, FaultSpecSchema, Route, unmatched_route
 
 HEARTBEAT = "/gpsinsight/v2/heartbeat/beat"
 
@@ -164,3 +169,151 @@ def test_a_status_fault_after_the_request_ran_keeps_the_write(client: Client, lo
     assert "y" in [a["app_name"] for a in apps["data"]]
     journal = client.get("/gpsinsight/_mock/journal", query_string={"path": "*/create"}).json
     assert [e["status"] for e in journal["entries"]] == [503]
+
+
+# -- paths as the journal shows them, and globs that can match no route ----------------------
+
+ASSETS = "/whiparound/api/public/v4/assets"
+
+
+def test_a_fault_fires_on_the_path_its_journal_entry_shows(client: Client) -> None:
+    client.get(ASSETS)
+    shown = client.get("/whiparound/_mock/journal").json["entries"][0]["path"]
+    add(client, "whiparound", path=shown, status=503, first=1)
+    assert statuses(client, ASSETS, 2) == [503, 401]
+
+
+def test_the_journal_filter_ignores_case_and_a_trailing_slash_as_faults_do(
+    client: Client,
+) -> None:
+    client.get("/gpsinsight/v2/HeartBeat/beat/")
+    journal = client.get("/gpsinsight/_mock/journal", query_string={"path": "/v2/heartbeat/beat/"})
+    assert [e["path"] for e in journal.json["entries"]] == ["/v2/HeartBeat/beat/"]
+
+
+def test_a_path_no_route_can_match_is_refused_naming_the_route_prefix(client: Client) -> None:
+    response = client.post(
+        "/whiparound/_mock/faults", json={"path": "/assets/*/mileage", "status": 500}
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid fault"
+    assert response.json["fields"]["path"] == [
+        "'/assets/*/mileage' can match no whiparound route: a fault's path is the path under "
+        "/whiparound, as the journal shows it, and whiparound's routes are under /api/public/v4/"
+    ]
+    assert client.get("/whiparound/_mock/faults").json["faults"] == []
+
+
+def test_a_method_no_route_takes_at_that_path_is_refused(client: Client) -> None:
+    spec = {"method": "GET", "path": "/api/public/v4/assets/*/mileage", "status": 500}
+    response = client.post("/whiparound/_mock/faults", json=spec)
+    assert response.status_code == 400
+    assert "can match no whiparound route taking GET" in response.json["fields"]["path"][0]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path"),
+    [
+        ("whiparound", "*"),
+        ("whiparound", "/api/public/v4/*"),
+        ("whiparound", "/API/public/v4/assets/7001/Mileage/"),
+        ("whiparound", "*/mileage"),
+        ("driveri", "/v1/tenants/*"),
+        ("driveri", "/v1/tenants/[a-z]*/drivers"),
+        ("driveri", "/v1/auth/token?"),
+        ("gpsinsight", "/v2/vehicle/*"),
+        ("wex", "/v2/*"),
+    ],
+)
+def test_a_glob_that_can_match_a_route_is_accepted(client: Client, vendor: str, path: str) -> None:
+    assert add(client, vendor, path=path, status=500)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path", "prefix"),
+    [
+        ("whiparound", "/v2/*", "/api/public/v4/"),
+        ("whiparound", "/api/public/v4/assets/[/]", "/api/public/v4/"),
+        ("driveri", "/tenants/*/drivers", "/v1/"),
+        ("gpsinsight", "/api/public/v4/*", "/v2/"),
+        ("wex", "/heartbeat/beat", "/v2/"),
+    ],
+)
+def test_a_glob_that_can_match_no_route_is_refused(
+    client: Client, vendor: str, path: str, prefix: str
+) -> None:
+    response = client.post(f"/{vendor}/_mock/faults", json={"path": path, "status": 500})
+    assert response.status_code == 400
+    assert response.json["fields"]["path"][0].endswith(f"routes are under {prefix}")
+
+
+# -- skip: a storm that starts mid-sync -------------------------------------------------------
+
+
+def test_skip_lets_the_first_matching_requests_through_before_first_counts(
+    client: Client,
+) -> None:
+    add(client, path="/v2/heartbeat/beat", status=503, skip=2, first=2)
+    assert statuses(client, HEARTBEAT, 5) == [200, 200, 503, 503, 200]
+
+
+def test_every_counts_from_the_first_request_after_the_skip(client: Client) -> None:
+    add(client, status=500, skip=3, every=2)
+    assert statuses(client, HEARTBEAT, 7) == [200, 200, 200, 200, 500, 200, 500]
+
+
+def test_skipped_requests_are_seen_but_not_fired(client: Client) -> None:
+    add(client, status=500, skip=2)
+    statuses(client, HEARTBEAT, 3)
+    listed = client.get("/gpsinsight/_mock/faults").json["faults"][0]
+    assert (listed["skip"], listed["seen"], listed["fired"]) == (2, 3, 1)
+
+
+def test_a_skip_delays_the_seeded_random_stream_without_changing_it() -> None:
+    def run(skip: int) -> list[bool]:
+        plan = FaultPlan()
+        spec = {"status": 500, "probability": 0.5, "seed": 3, "skip": skip}
+        plan.add(FaultSpecSchema().load(spec))
+        return [plan.pick("GET", "/v2/x/y") is not None for _ in range(50 + skip)]
+
+    assert run(5) == [False] * 5 + run(0)
+
+
+def test_a_negative_skip_is_refused(client: Client) -> None:
+    response = client.post("/gpsinsight/_mock/faults", json={"status": 500, "skip": -1})
+    assert response.status_code == 400
+    assert response.json["fields"] == {"skip": ["Must be greater than or equal to 0."]}
+
+
+# -- the glob check never refuses a glob that matches a real request path --------------------
+
+RULES = [
+    "/api/public/v4/assets/<idOrVin>/mileage",
+    "/v1/tenants/<tenant>/drivers/<path:driver_id>",
+    "/v2/<path:rest>",
+    "/v1/auth/token",
+]
+SEGMENT = st.text("abcXYZ019-._~", min_size=1, max_size=6)
+
+
+@st.composite
+def path_and_glob(draw: st.DrawFn) -> tuple[str, str, str]:
+    """A rule, a request path it routes, and a glob written over that path."""
+    rule = draw(st.sampled_from(RULES))
+    path = re.sub(
+        r"<path:\w+>", lambda _: "/".join(draw(st.lists(SEGMENT, min_size=1, max_size=3))), rule
+    )
+    path = re.sub(r"<\w+>", lambda _: draw(SEGMENT), path)
+    glob = "".join(
+        draw(st.sampled_from([c, c, "?", "*", f"[{c}x]"])) if c != "/" else c for c in path
+    )
+    return rule, path, glob
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_and_glob())
+def test_a_glob_matching_a_routed_path_is_never_refused(case: tuple[str, str, str]) -> None:
+    rule, path, glob = case
+    assert fnmatch.fnmatchcase(path.lower(), glob.lower())
+    routes = [Route(rule, frozenset({"GET"}), "op")]
+    assert unmatched_route({"path": glob, "method": None}, routes, "vendor") is None
