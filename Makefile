@@ -5,15 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-deep bench bench-sync bench-drivers lint clean
+.PHONY: run scenarios test test-deep chaos contracts-deep bench bench-sync bench-drivers lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# `make run SCENARIO=missing-vins` loads a QA scenario's world and changes (fixtures/scenarios/).
 run: $(STAMP)
-	@$(BIN)/fleetsim serve
+	@$(BIN)/fleetsim serve $(if $(SCENARIO),--scenario $(SCENARIO))
+
+# Every QA scenario on stacks of their own (make test runs them too); exit 0 only if all pass.
+scenarios: $(STAMP)
+	@$(BIN)/fleetsim scenario run --all
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -60,6 +60,11 @@ def main() -> None:
     help="Port of `fleetsim engine`, started with the demo [FLEETSIM_ENGINE_PORT, 8200].",
 )
 @click.option("--no-engine", is_flag=True, help="Do not start `fleetsim engine` beside it.")
+@click.option(
+    "--scenario",
+    default=None,
+    help="Load a QA scenario's world and changes (`fleetsim scenario list`) [make run SCENARIO=].",
+)
 def serve(
     host: str,
     port: int,
@@ -69,21 +74,35 @@ def serve(
     no_demo: bool,
     engine_port: int | None,
     no_engine: bool,
+    scenario: str | None,
 ) -> None:
     """Start every emulator in one process and print URLs and demo credentials."""
     from fleetsim.serve import serve as run_server
     from mock_vendors._common.stack import StackSettings
     from mock_vendors.wsgi import create_all
 
+    loaded: dict[str, Any] | None = None
+    sizes: dict[str, Any] = {}
+    if scenario:
+        from fixtures.scenario_schema import ScenarioError
+        from fleetsim.scenario_runner import load
+        from fleetsim.scenario_stack import world
+
+        try:
+            loaded = load(scenario)
+        except (KeyError, ScenarioError) as exc:
+            raise click.UsageError(str(exc.args[0])) from None
+        sizes = world(loaded.get("given", {}))  # --seed / --vehicles still win
     try:
-        settings = StackSettings.from_env(seed=seed, vehicles=vehicles)
+        chosen = {k: v for k, v in {"seed": seed, "vehicles": vehicles}.items() if v is not None}
+        settings = StackSettings.from_env(None, **{**sizes, **chosen})
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if settings.vehicles < 0 or settings.vehicles > 20_000:
         raise click.UsageError("--vehicles must be between 0 and 20000")
     run_server(
         create_all(settings), host, port, threads, demo=not no_demo, engine=not no_engine,
-        engine_port=engine_port,
+        engine_port=engine_port, scenario=loaded,
     )  # fmt: skip
 
 
@@ -105,6 +124,7 @@ def engine(host: str, port: int) -> None:
 def _register_engine_commands() -> None:
     import fleetsim.bundle  # noqa: F401  (registers `bundle`)
     import fleetsim.drivers_cli  # noqa: F401  (registers `sync drivers` on the sync group)
+    import fleetsim.scenario_cli  # noqa: F401  (registers `scenario`)
     from fleetsim.engine_cli import integrations, runs, sync
     from fleetsim.verify_cli import verify
 

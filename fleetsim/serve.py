@@ -94,8 +94,12 @@ def serve(
     demo: bool = True,
     engine: bool = True,
     engine_port: int | None = None,
+    scenario: dict[str, Any] | None = None,
 ) -> None:
     """Run the stack in the foreground until interrupted (Ctrl-C stops it cleanly).
+
+    With ``scenario`` (a validated QA scenario), its ``given`` changes are applied through the
+    vendors' APIs before the demo set-up, so the engine starts on that scenario's world.
 
     With ``demo``, the engine's demo integrations are activated against this stack on a fresh
     demo store before the ready line, so `fleetsim sync telematics` works straight away; with
@@ -112,6 +116,16 @@ def serve(
 
     def set_up_and_announce() -> None:
         print(text, flush=True)
+        if scenario is not None:
+            from fleetsim.scenario_runner import load_given
+
+            try:
+                wait_until_serving(base_url)
+                print(f"  scenario        {load_given(app, base_url, scenario)}", flush=True)
+            except Exception as exc:  # the stack still serves; say why it is not ready
+                reason = redact(f"{type(exc).__name__}: {exc}")
+                print(f"scenario set-up failed, not ready: {reason}", flush=True)
+                return
         if demo:
             try:
                 wait_until_serving(base_url)
@@ -123,6 +137,11 @@ def serve(
                 return
             print(f"  sync engine     {store_note}; integrations {', '.join(names)}, driveri")
             print(f"  driver sync     {drivers}")
+            if scenario is not None:
+                from fleetsim.scenario_runner import driver_sync_off_again
+
+                if driver_sync_off_again(app, base_url, scenario):
+                    print("  driver sync     turned off again, as the scenario's given says")
         if with_engine:
             url = healthz_url(engine_host, engine_port)
             try:
