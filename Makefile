@@ -27,6 +27,14 @@ test: $(STAMP)
 test-deep: $(STAMP)
 	@FLEETSIM_DEEP=1 $(BIN)/python -m pytest
 
+# All 20 seeded fault plans and 20 engine kills (`make test` runs 5 of each; docs/chaos.md).
+chaos: $(STAMP)
+	@FLEETSIM_CHAOS=full $(BIN)/python -m pytest tests/chaos
+
+# The contract suite (tests/contracts/) with far more examples and longer stateful walks.
+contracts-deep: $(STAMP)
+	@FLEETSIM_DEEP=1 $(BIN)/python -m pytest tests/contracts
+
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/run.py
 
