@@ -134,7 +134,6 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
                 response = spec.render_error(
                     _fault_error(fault.spec["status"], fault.spec["retry_after"])
                 )
-            response = _mangle(response, fault.spec)
             if fault.spec["mutate"] and response.status_code < 300:
                 _mutate(runtime, request, fault)
         started = g.get("fleetsim_t0")
@@ -147,6 +146,10 @@ def create_vendor_app(spec: VendorSpec, stack: Stack) -> Flask:
             latency,
             g.get("fleetsim_app_token_id"),  # set by vendor routes: an id, never the token
         )
+        if fault is not None:
+            # After the journal entry: a dropped connection lets the client send its next
+            # request at once, and that one must not be journaled before this one.
+            response = _mangle(response, fault.spec)
         return response
 
     @app.errorhandler(VendorError)

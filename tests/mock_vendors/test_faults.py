@@ -7,12 +7,15 @@ import re
 
 import orjson
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
+from helpers import served
 from mock_vendors._common.app import DroppedConnection
 from mock_vendors._common.faults import FaultPlan, FaultSpecSchema, Route, unmatched_route
+from mock_vendors.wsgi import StackApp
 
 HEARTBEAT = "/gpsinsight/v2/heartbeat/beat"
 
@@ -100,6 +103,20 @@ def test_drop_happens_after_the_write_was_committed(client: Client, login) -> No
     client.delete("/gpsinsight/_mock/faults")
     apps = client.get("/gpsinsight/v2/apiapp/list", query_string={"session_token": token}).json
     assert "x" in [a["app_name"] for a in apps["data"]]
+
+
+def test_a_dropped_request_is_in_the_journal_before_the_client_sees_the_drop(
+    stack_app: StackApp,
+) -> None:
+    # Over a real socket: once the connection is gone the client may send its next request
+    # at once, so the dropped one must already be journaled (graders read the order).
+    with served(stack_app) as base:
+        control = Client(stack_app)
+        add(control, path="/v2/heartbeat/beat", drop=True, first=1)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{base}/gpsinsight/v2/heartbeat/beat", timeout=5)
+        entries = control.get("/gpsinsight/_mock/journal").json["entries"]
+        assert [(e["method"], e["path"]) for e in entries] == [("GET", "/v2/heartbeat/beat")]
 
 
 def test_expire_session_turns_the_call_into_the_documented_403(client: Client, login) -> None:
