@@ -207,8 +207,9 @@ class NoParameters(Schema):
     call is refused: a required parameter, or a rule across fields).
 
     An ``alias_of`` field is an older wire name of another parameter: its value is used when
-    the parameter itself is absent (the parameter wins when both are given), errors name
-    the name the caller used, and the loaded data holds the parameter only. A ``no_effect``
+    the parameter itself is absent (the parameter wins when both are given, and the alias is
+    still checked), errors name the name the caller used, and the loaded data holds the
+    parameter only. A ``no_effect``
     field is checked and then left out of the loaded data.
     """
 
@@ -236,10 +237,10 @@ class NoParameters(Schema):
         if self.aliases:
             data = dict(data)
             for alias, target in self.aliases.items():
-                if alias in data:
-                    value = data.pop(alias)
-                    if data.get(target) in (None, ""):
-                        data[target] = value
+                # With the parameter given too, the alias stays to be checked under its own
+                # name (an over-long one is still a 400), then it is dropped unused.
+                if alias in data and data.get(target) in (None, ""):
+                    data[target] = data.pop(alias)
         loaded = super().load(data, **kwargs)
         for attr in self.dropped:
             loaded.pop(attr, None)

@@ -178,6 +178,18 @@ def test_user_update_keeps_first_name_and_last_name_as_aliases(client, login, ve
     assert any((u["first_name"], u["last_name"]) == ("Old", "Names") for u in row)
 
 
+def test_user_update_with_both_names_uses_firstname_and_still_checks_the_alias(
+    client, login, vendor
+):
+    token = login(vendor)
+    response = call(client, vendor, "user/update", token, firstname="x", first_name="a" * 129)
+    assert_error(response, 400, "Invalid parameter first_name: at most 128 characters")
+    ok(call(client, vendor, "user/update", token, firstname="New", first_name="Ignored"))
+    row = ok(call(client, vendor, "user/list", token))
+    assert any(u["first_name"] == "New" for u in row)
+    assert not any(u["first_name"] == "Ignored" for u in row)
+
+
 def test_user_update_with_an_unknown_timezone_answers_400_and_changes_nothing(
     client, creds, login, vendor
 ):
