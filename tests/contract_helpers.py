@@ -1,6 +1,7 @@
 """What the contract test modules (``tests/contracts/``) share: the pinned contract files,
 the DEEP flag and its example budgets, the schemathesis checks every vendor runs, and the
-schemathesis config, schema and stateful settings they are built from.
+schemathesis config, schema, stateful settings and recording state machine they are built
+from.
 
 Each vendor's module keeps what is its own: which further checks are on or off and why,
 per-operation overrides, auth, and how a case is prepared and judged.
@@ -11,11 +12,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import schemathesis
+from schemathesis import Case
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 
@@ -100,3 +103,38 @@ def stateful_settings(max_examples: int, steps: int) -> hypothesis.settings:
         deadline=None,
         suppress_health_check=list(hypothesis.HealthCheck),
     )
+
+
+Step = tuple[str, int, Any]
+
+
+def recording_machine(
+    schema: Any,
+    steps: list[Step],
+    *,
+    setup: Callable[[], None],
+    before_call: Callable[[Case], None] = lambda case: None,
+    judge: Callable[[Any], None] = lambda response: None,
+    teardown: Callable[[], None] = lambda: None,
+) -> Any:
+    """A schemathesis state machine over ``schema``'s links: ``setup`` starts each scenario and
+    ``teardown`` ends it, ``before_call`` prepares each step, ``judge`` asserts on each answer
+    beyond the configured checks, and every step is recorded in ``steps`` as (operation
+    label, status, body), so a test can assert what was really walked."""
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            setup()
+
+        def before_call(self, case: Case) -> None:
+            before_call(case)
+
+        def after_call(self, response: Any, case: Case) -> None:
+            super().after_call(response, case)
+            judge(response)
+            steps.append((case.operation.label, response.status_code, case.body))
+
+        def teardown(self) -> None:
+            teardown()
+
+    return Machine

@@ -43,9 +43,10 @@ MAX_EXAMPLES = contracts.budget(quick=10, deep=200)
 CHECKS = contracts.checks(
     "allow_header_conformance",  # OPTIONS lists GET and POST
     # On but inert here, kept so nothing is silently off: no required headers, no
-    # securitySchemes (auth is the session_token parameter, exercised by negative mode), no
-    # stateful phase or links (the common ignored_auth, use_after_free and
-    # ensure_resource_availability are inert for the same reasons).
+    # securitySchemes (auth is the session_token parameter: negative mode, and
+    # test_auth_everywhere.py), no stateful phase in this module (test_gpsinsight_stateful.py
+    # walks the links); the common ignored_auth, use_after_free and
+    # ensure_resource_availability are inert here for the same reasons.
     "missing_required_header",
     "object_level_authorization",
     off=(

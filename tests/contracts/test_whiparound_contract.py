@@ -5,7 +5,7 @@ emulator registers), auth on every operation (no key or an unknown key -> Larave
 known-good call per operation (every success schema exercised with real ids), and schemathesis
 against the in-process WSGI stack with the integration key injected: positive and negative
 generation, plus stateful runs that follow the contract's OpenAPI links (asset create -> read
--> patch -> delete, defect create -> patch).
+-> patch -> delete, defect create -> list -> patch/resolve).
 
 Every fuzzed case and every stateful scenario starts from the freshly seeded world (the vendor
 is reset through its control plane), so a failure reproduces from itself alone.
@@ -41,6 +41,7 @@ OPERATIONS = sorted(
 MAX_EXAMPLES = contracts.budget(quick=8, deep=200)
 STATEFUL_EXAMPLES = contracts.budget(quick=25, deep=300)
 STATEFUL_STEPS = contracts.budget(quick=6, deep=20)
+DEFECT_EXAMPLES = contracts.budget(quick=10, deep=100)
 
 CHECKS = contracts.checks("positive_data_acceptance")
 
@@ -191,7 +192,7 @@ def test_telematics_writes_document_403_404_409_and_422() -> None:
             assert {"403", "404", "409", "422"} <= set(responses), path
 
 
-def test_links_chain_asset_create_read_patch_delete_and_defect_create_patch() -> None:
+def test_links_chain_asset_create_read_patch_delete_and_defect_create_list_patch() -> None:
     def links(path: str, verb: str, status: str) -> set[str]:
         response = CONTRACT["paths"][path][verb]["responses"][status]
         return {link["operationId"] for link in response.get("links", {}).values()}
@@ -199,8 +200,9 @@ def test_links_chain_asset_create_read_patch_delete_and_defect_create_patch() ->
     assert {"readAsset", "updateAsset", "deleteAsset"} <= links("/assets", "post", "201")
     assert {"updateAsset", "deleteAsset"} <= links("/assets/{id}", "get", "200")
     assert "deleteAsset" in links("/assets/{id}", "patch", "200")
-    assert "updateDefect" in links("/defects", "post", "201")
-    assert "updateDefect" in links("/assets/{idOrVin}/dtc-defects", "post", "201")
+    assert {"updateDefect", "listDefects"} <= links("/defects", "post", "201")
+    assert {"updateDefect", "listDefects"} <= links("/assets/{idOrVin}/dtc-defects", "post", "201")
+    assert {"updateDefect", "listDefects"} <= links("/defects/{id}", "patch", "200")
 
 
 INPUT_SCHEMAS = ("AssetInput", "AssetPatch", "DefectInput", "DefectPatch", "DtcReportInput")
@@ -403,3 +405,34 @@ def test_stateful_runs_follow_the_links_without_breaking_the_contract() -> None:
             HARNESS.existing_asset(case)
 
     WhipAroundMachine.run(settings=contracts.stateful_settings(STATEFUL_EXAMPLES, STATEFUL_STEPS))
+
+
+STEPS: list[contracts.Step] = []
+DEFECT_PATHS = ("/defects", "/defects/{id}")
+
+
+def _defect_machine() -> Any:
+    """A state machine over the defect operations alone: every walk starts at a create."""
+    contract = {**CONTRACT, "paths": {p: CONTRACT["paths"][p] for p in DEFECT_PATHS}}
+    auth = {"openapi": {"ApiKey": {"api_key": HARNESS.keys["integration"]}}}
+    config = contracts.config("positive", CHECKS, MAX_EXAMPLES, auth=auth)
+    return contracts.recording_machine(
+        contracts.schema(contract, config, HARNESS.app),
+        STEPS,
+        setup=HARNESS.reset,
+        before_call=HARNESS.existing_asset,
+        judge=_assert_laravel,
+    )
+
+
+def test_stateful_defect_create_list_update_resolve_keeps_the_contract() -> None:
+    STEPS.clear()
+    settings = contracts.stateful_settings(DEFECT_EXAMPLES, steps=4)
+    _defect_machine().run(settings=settings)
+    succeeded = {label for label, status, _ in STEPS if 200 <= status < 300}
+    assert {"POST /defects", "GET /defects", "PATCH /defects/{id}"} <= succeeded
+    assert any(
+        label == "PATCH /defects/{id}" and status == 200 and body.get("status") == "Completed"
+        for label, status, body in STEPS
+        if isinstance(body, dict)
+    ), "no defect was resolved through the resolve link (it merges status Completed)"
