@@ -180,7 +180,9 @@ def driver_drift(
         return result
     for note in result.notes:
         verdict.note(note.kind, note.reason, note.detail)
-    for action in result.actions:
+    # A run the mass-delete guard stops writes nothing, yet Driveri still differs from the
+    # portal: what it withheld is drift until someone confirms the deletes (R6).
+    for action in result.actions or result.withheld:
         kind = DRIVER_DRIFT.get(action.kind)
         if kind is None or (action.kind == drivers_plan.ADOPT and not action.fields):
             if action.kind == drivers_plan.ADOPT:  # matches already, only the link is missing

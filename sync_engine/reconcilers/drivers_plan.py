@@ -90,9 +90,11 @@ class Note:
 @dataclass
 class Plan:
     """The outcome of ``plan``: writes in order (adopts first), and everything else with why.
-    ``halted`` names the guard that stopped the run before any write (MASS_DELETE, R6)."""
+    ``halted`` names the guard that stopped the run before any write (MASS_DELETE, R6);
+    ``withheld`` then holds the writes it stopped (for reports and the oracle, never applied)."""
 
     actions: list[DriverAction] = field(default_factory=list)
+    withheld: list[DriverAction] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     unchanged: int = 0
     halted: str | None = None
@@ -309,7 +311,7 @@ class _Planner:
         limit = max(5.0, len(self.links) / 10)
         if deletes > limit:
             self.result.halted = "MASS_DELETE"
-            self.result.actions = []
+            self.result.withheld, self.result.actions = self.result.actions, []
             self.result.note(
                 "anomaly", "MASS_DELETE", deletes=deletes, owned=len(self.links),
                 limit=int(limit),

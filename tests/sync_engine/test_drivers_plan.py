@@ -434,6 +434,9 @@ def test_r6_a_plan_deleting_more_than_five_of_a_few_halts_before_any_write() -> 
     result = run(live + [portal(11, "NEW")], drivers, links)
     assert result.halted == "MASS_DELETE"
     assert result.actions == []
+    assert sorted((a.kind, a.portal_id) for a in result.withheld) == [
+        ("CREATE", 11), *(("DELETE", i) for i in range(1, 7)),
+    ]  # fmt: skip
     mass = [n for n in result.notes if n.reason == "MASS_DELETE"]
     assert [(n.kind, n.detail) for n in mass] == [
         ("anomaly", {"deletes": 6, "owned": 10, "limit": 5})

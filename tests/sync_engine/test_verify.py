@@ -192,6 +192,14 @@ def test_a_matching_driveri_driver_without_a_link_is_listed_not_counted() -> Non
     assert (verdict.drift, reasons(verdict)) == ([], ["NOT_LINKED"])
 
 
+def test_deletes_the_mass_delete_guard_withheld_are_orphan_drift_until_confirmed() -> None:
+    linked = {i: f"D-{i}" for i in range(1, 11)}
+    listing = [target(f"D-{i}") for i in range(1, 11)]
+    verdict = driver_verdict([person(i, f"D-{i}") for i in range(7, 11)], listing, linked)
+    assert kinds(verdict) == [("orphan", f"driver {i}") for i in range(1, 7)]
+    assert "MASS_DELETE" in reasons(verdict)
+
+
 def test_with_driver_sync_off_nothing_is_counted() -> None:
     verdict = driver_verdict([person(1, "D-1")], [], {})
     off = driver_verdict([person(1, "D-1")], [], {}, enabled=False)
