@@ -90,10 +90,12 @@ class KillableEngine(Engine):
 
 
 @contextmanager
-def serve_app(app: StackApp) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port for the block; yields its base URL."""
+def serve_app(app: StackApp, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on a loopback port for the block (a free one unless ``port`` is given:
+    serving again on a port that was stopped); yields its base URL. The tests serve their
+    stacks with it too."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

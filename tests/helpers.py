@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from fleetsim.scenario_stack import serve_app
 from mock_vendors._common.clock import VirtualClock
 from mock_vendors._common.stack import Stack, StackSettings
 from mock_vendors.wsgi import StackApp, create_all
@@ -59,20 +57,8 @@ def reset_platform_stack(stack_app: StackApp) -> None:
     assert control.post(f"/{PLATFORM_VENDORS[0]}/_mock/clock", json=clock).status_code == 200
 
 
-@contextmanager
-def served(app: StackApp, port: int = 0) -> Iterator[str]:
-    """Serve a stack on a loopback port for the block (a free one unless ``port`` is given:
-    serving again on a port a test stopped); yields its base URL."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+# One way to serve a stack on loopback, shared with `fleetsim scenario` (it cannot import tests).
+served = serve_app
 
 
 def wait_until(condition: Callable[[], Any], what: str, deadline_s: float = 10.0) -> Any:
