@@ -109,9 +109,13 @@ def serve(
 @main.command()
 @listen_options("FLEETSIM_ENGINE", ENGINE_PORT, "the status API")
 def engine(host: str, port: int) -> None:
-    """Run the sync engine until Ctrl-C: every pipeline on its schedule (telematics every
-    FLEETSIM_TELEMATICS_INTERVAL seconds of the engine clock, default 300, 0 = off) and a
-    JSON status API (/healthz, /api/integrations, /api/runs, /api/runs/<id>)."""
+    """Run the sync engine until Ctrl-C: every pipeline on its schedule, on the engine clock
+    (telematics every FLEETSIM_TELEMATICS_INTERVAL s, default 300; the full drivers reconcile
+    every FLEETSIM_DRIVERS_RECONCILE_INTERVAL s, default 86400; a look at each portal's Driver
+    Sync setting every FLEETSIM_DRIVER_SYNC_POLL_INTERVAL s, default 300; 0 turns one off),
+    the webhook receiver (POST /webhooks/gpsinsight/<portal>) with its background applier, and
+    a JSON status API (/healthz, /api/integrations, /api/runs, /api/runs/<id>,
+    /api/drivers/links, /api/drivers/events)."""
     from fleetsim.engine_service import serve_engine
     from sync_engine.engine import ConfigError
 
