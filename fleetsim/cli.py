@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from mock_vendors._common.stack import StackSettings
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -78,8 +82,22 @@ def serve(
 ) -> None:
     """Start every emulator in one process and print URLs and demo credentials."""
     from fleetsim.serve import serve as run_server
-    from mock_vendors._common.stack import StackSettings
     from mock_vendors.wsgi import create_all
+
+    loaded, settings = stack_settings(seed, vehicles, scenario)
+    run_server(
+        create_all(settings), host, port, threads, demo=not no_demo, engine=not no_engine,
+        engine_port=engine_port, scenario=loaded,
+    )  # fmt: skip
+
+
+def stack_settings(
+    seed: int | None, vehicles: int | None, scenario: str | None
+) -> tuple[dict[str, Any] | None, StackSettings]:
+    """The scenario ``serve`` loads (if named) and the stack's settings: FLEETSIM_* variables,
+    then the scenario's world, then --seed / --vehicles; the scenario's name recorded in them
+    (``/_mock/seed`` and replay bundles say which scenario a stack holds)."""
+    from mock_vendors._common.stack import StackSettings
 
     loaded: dict[str, Any] | None = None
     sizes: dict[str, Any] = {}
@@ -92,7 +110,7 @@ def serve(
             loaded = load(scenario)
         except (KeyError, ScenarioError) as exc:
             raise click.UsageError(str(exc.args[0])) from None
-        sizes = world(loaded.get("given", {}))  # --seed / --vehicles still win
+        sizes = world(loaded.get("given", {}))
     try:
         chosen = {k: v for k, v in {"seed": seed, "vehicles": vehicles}.items() if v is not None}
         settings = StackSettings.from_env(None, **{**sizes, **chosen})
@@ -100,10 +118,7 @@ def serve(
         raise click.UsageError(str(exc)) from None
     if settings.vehicles < 0 or settings.vehicles > 20_000:
         raise click.UsageError("--vehicles must be between 0 and 20000")
-    run_server(
-        create_all(settings), host, port, threads, demo=not no_demo, engine=not no_engine,
-        engine_port=engine_port, scenario=loaded,
-    )  # fmt: skip
+    return loaded, replace(settings, scenario=scenario)
 
 
 @main.command()

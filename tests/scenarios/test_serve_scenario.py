@@ -3,9 +3,11 @@ its given changes into the served stack for manual QA."""
 
 from __future__ import annotations
 
+import click
+import pytest
 from click.testing import CliRunner
 
-from fleetsim.cli import main
+from fleetsim.cli import main, stack_settings
 from fleetsim.scenario_runner import driver_sync_off_again, load, load_given
 from fleetsim.scenario_stack import Vendors, build_app, serve_app
 
@@ -39,3 +41,21 @@ def test_serve_with_an_unknown_scenario_is_a_usage_error_naming_it() -> None:
     result = CliRunner().invoke(main, ["serve", "--scenario", "no-such-case"])
     assert result.exit_code == 2
     assert "no scenario named 'no-such-case'" in result.output
+
+
+def test_serve_with_a_scenario_takes_its_world_and_records_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLEETSIM_SEED", raising=False)
+    monkeypatch.delenv("FLEETSIM_VEHICLES", raising=False)
+    loaded, settings = stack_settings(None, None, "missing-vins")
+    assert loaded is not None and loaded["name"] == "missing-vins"
+    assert (settings.seed, settings.vehicles, settings.scenario) == (1, 6, "missing-vins")
+    _, chosen = stack_settings(None, 9, "missing-vins")  # --vehicles still wins
+    assert (chosen.vehicles, chosen.scenario) == (9, "missing-vins")
+
+
+def test_serve_without_a_scenario_names_none_and_an_unknown_one_is_a_usage_error() -> None:
+    assert stack_settings(None, None, None)[1].scenario is None
+    with pytest.raises(click.UsageError):
+        stack_settings(None, None, "no-such-scenario")
