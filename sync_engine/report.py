@@ -15,6 +15,16 @@ COUNTS = (
 
 
 @dataclass
+class Note:
+    """A planned non-write with its reason, as a plan records it: a skip, an anomaly or a
+    warning (the three kinds a report keeps apart)."""
+
+    kind: str  # skip | anomaly | warning
+    reason: str
+    detail: dict[str, Any]
+
+
+@dataclass
 class Report:
     """What one run did. Data-quality skips and anomalies never lower the outcome."""
 
@@ -47,6 +57,16 @@ class Report:
     def warn(self, reason: str, **detail: Any) -> None:
         """Something worth knowing that changed nothing (an invalid VIN that still matched)."""
         self.warnings.append({"reason": reason, **detail})
+
+    def add_notes(self, notes: list[Note]) -> None:
+        """Every note of a plan, each under its kind (skip, anomaly, else warning)."""
+        for note in notes:
+            if note.kind == "skip":
+                self.skip(note.reason, **note.detail)
+            elif note.kind == "anomaly":
+                self.anomaly(note.reason, **note.detail)
+            else:
+                self.warn(note.reason, **note.detail)
 
     def error(
         self, where: str, message: str, integration: str | None = None, **detail: Any

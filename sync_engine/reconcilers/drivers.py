@@ -147,13 +147,7 @@ def report_plan(result: Plan, report: Report, read: int) -> None:
     report.counts["matched"] += result.unchanged + sum(kinds.count(k) for k in MATCHED_KINDS)
     report.counts["unmatched"] += kinds.count(CREATE)
     report.counts["unchanged"] += result.unchanged
-    for note in result.notes:
-        if note.kind == "skip":
-            report.skip(note.reason, **note.detail)
-        elif note.kind == "anomaly":
-            report.anomaly(note.reason, **note.detail)
-        else:
-            report.warn(note.reason, **note.detail)
+    report.add_notes(result.notes)
     if result.halted:
         report.error("plan", f"{result.halted}: the run stopped before writing anything")
 

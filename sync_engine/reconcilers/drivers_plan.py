@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import DRIVERI_ACTIVE, DRIVERI_DELETED, DriveriDriver, PortalDriver, driver_key
+from ..report import Note
 
 CREATE, ADOPT, UPDATE, RENAME, DELETE, RELEASE = (
     "CREATE", "ADOPT", "UPDATE", "RENAME", "DELETE", "RELEASE",
@@ -76,15 +77,6 @@ class DriverAction:
     old_driver_id: str | None = None
     phone: str | None = None
     version: int = 0
-
-
-@dataclass
-class Note:
-    """A planned non-write with its reason: a skip, an anomaly or a warning."""
-
-    kind: str  # skip | anomaly | warning
-    reason: str
-    detail: dict[str, Any]
 
 
 @dataclass

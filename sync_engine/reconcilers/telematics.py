@@ -31,7 +31,6 @@ from .telematics_plan import (
     PostMileage,
     RecordDefect,
     Settings,
-    Skip,
     match,
     plan,
     report_plan,
@@ -41,7 +40,7 @@ from .telematics_plan import (
 __all__ = [
     "HISTORY_CURSOR", "MAX_MILES_PER_DAY", "MST", "ODOMETER_EPSILON", "Action", "Memory",
     "Observed", "Plan", "PostDtc", "PostLocation", "PostMileage", "RecordDefect", "Settings",
-    "Skip", "apply", "match", "observe", "plan", "report_plan", "vendor_day",
+    "apply", "match", "observe", "plan", "report_plan", "vendor_day",
 ]  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..model import MILES_TO_KM, Asset, Defect, Dtc, Fix, Vehicle, canonical_code
-from ..report import Report
+from ..report import Note, Report
 
 MST = timezone(timedelta(hours=-7))  # GPS Insight's vendor day
 MAX_MILES_PER_DAY = 3000.0
@@ -98,27 +98,18 @@ Action = PostLocation | PostMileage | PostDtc | RecordDefect
 
 
 @dataclass
-class Skip:
-    """A planned non-write with its reason, reported as a skip, anomaly or warning."""
-
-    kind: str  # skip | anomaly | warning
-    reason: str
-    detail: dict[str, Any]
-
-
-@dataclass
 class Plan:
     """The outcome of ``plan``: writes in order, and everything not written with why."""
 
     actions: list[Action] = field(default_factory=list)
-    notes: list[Skip] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     matched: list[tuple[Vehicle, Asset]] = field(default_factory=list)
     unmatched: int = 0
     unchanged: int = 0
 
     def note(self, kind: str, reason: str, **detail: Any) -> None:
         """Record a skip, anomaly or warning."""
-        self.notes.append(Skip(kind, reason, detail))
+        self.notes.append(Note(kind, reason, detail))
 
 
 def vendor_day(when: datetime) -> str:
@@ -336,10 +327,4 @@ def report_plan(result: Plan, report: Report) -> None:
     report.counts["matched"] += len(result.matched)
     report.counts["unmatched"] += result.unmatched
     report.counts["unchanged"] += result.unchanged
-    for note in result.notes:
-        if note.kind == "skip":
-            report.skip(note.reason, **note.detail)
-        elif note.kind == "anomaly":
-            report.anomaly(note.reason, **note.detail)
-        else:
-            report.warn(note.reason, **note.detail)
+    report.add_notes(result.notes)
