@@ -3,14 +3,13 @@ tick while a lease is busy, never stopped by one failure, stopped with the sched
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from fleetsim.engine_applier import Applier, pending_pairings
 from fleetsim.engine_service import StoppableEngine, build_scheduler
-from helpers import T0
+from helpers import T0, wait_until
 from sync_engine.report import Report
 from sync_engine.store import Store
 
@@ -19,16 +18,6 @@ def paired_store() -> Store:
     store = Store("sqlite://")
     store.save_pairing("driveri", "gpsinsight", "acme", T0)
     return store
-
-
-def wait_for(condition: Any, timeout_s: float = 5.0) -> bool:
-    """Poll ``condition`` until true or the deadline (a cross-thread wait, not a sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
 
 
 def fake_applier(pending: list[str], results: list[Any], tick_s: float = 3600.0) -> Applier:
@@ -53,11 +42,11 @@ def test_the_applier_applies_the_pending_pairings_when_woken_and_stops_on_shutdo
     applier = fake_applier(pending, [])
     applier.start()
     try:
-        assert wait_for(lambda: applier.passes == 1)  # the first pass, at start
+        wait_until(lambda: applier.passes == 1, "the first pass, at start")
         assert applier.calls == []  # type: ignore[attr-defined]
         pending.append("driveri")
         applier.wake()  # what the receiver does once an event is stored
-        assert wait_for(lambda: applier.calls == ["driveri"])  # type: ignore[attr-defined]
+        wait_until(lambda: applier.calls == ["driveri"], "one call")  # type: ignore[attr-defined]
         assert applier.state()["running"] is True
     finally:
         applier.shutdown(timeout=5)
@@ -69,7 +58,7 @@ def test_a_busy_lease_is_retried_on_the_next_tick_without_a_wake() -> None:
     applier = fake_applier(["driveri"], [None, None], tick_s=0.01)
     applier.start()
     try:
-        assert wait_for(lambda: len(applier.calls) >= 3)  # type: ignore[attr-defined]
+        wait_until(lambda: len(applier.calls) >= 3, "three calls")  # type: ignore[attr-defined]
     finally:
         applier.shutdown(timeout=5)
     assert applier.failures == 0 and applier.last_error is None
@@ -108,7 +97,7 @@ def test_build_scheduler_wires_the_applier_to_the_engine_and_the_scheduler_stop(
     assert applier.pending() == []
     scheduler.start()
     try:
-        assert wait_for(lambda: applier.state()["running"])
+        wait_until(lambda: applier.state()["running"], "the applier running")
     finally:
         scheduler.shutdown(timeout=5)
     assert not applier.state()["running"] and scheduler.state()["applier"]["passes"] >= 1

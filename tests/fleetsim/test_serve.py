@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
+from helpers import wait_until
+
 STARTUP_TIMEOUT_S = 60
 
 
@@ -141,12 +143,15 @@ def test_the_engine_answers_healthz_once_ready_and_follows_the_stack_clock(
     # Two virtual hours later, the engine's clock (read at most once a second) says so too.
     clock = requests.post(f"{live.base}/gpsinsight/_mock/clock", json={"advance": 7200}, timeout=5)
     stack_now = datetime.fromisoformat(clock.json()["now"])
-    deadline = time.monotonic() + 10
-    engine_now = datetime.fromisoformat(health["scheduler"]["clock"])
-    while engine_now < stack_now and time.monotonic() < deadline:
-        time.sleep(0.1)  # the engine refreshes the stack clock once a second
+
+    def engine_clock() -> datetime:
         health = requests.get(f"{live.engine}/healthz", timeout=5).json()
-        engine_now = datetime.fromisoformat(health["scheduler"]["clock"])
+        return datetime.fromisoformat(health["scheduler"]["clock"])
+
+    # The engine refreshes the stack clock once a second.
+    engine_now = wait_until(
+        lambda: (now := engine_clock()) >= stack_now and now, "the engine's clock to follow"
+    )
     assert stack_now <= engine_now < stack_now + timedelta(minutes=5)
 
 
