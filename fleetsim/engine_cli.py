@@ -145,8 +145,12 @@ def unsubscribe(portal: dict[str, Any] | None, webhook_id: int) -> None:
         return
     try:
         portal_client(portal).webhook_delete(webhook_id)
-    except VendorError:
-        pass
+    except VendorError as exc:  # said, not fatal: the new pairing is already saved
+        click.echo(
+            f"note: webhook #{webhook_id} on portal {portal['name']!r} was not deleted ({exc}); "
+            "delete it there by hand",
+            err=True,
+        )
 
 
 def add_driveri(

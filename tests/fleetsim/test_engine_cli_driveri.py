@@ -14,12 +14,14 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
+from fleetsim import engine_cli
 from fleetsim.cli import main
 from fleetsim.demo import activate_demo, activate_driver_sync
 from fleetsim.engine_api import create_api
 from fleetsim.engine_service import Scheduler
 from helpers import T0, demo_credentials, make_stack_app, served, wait_until
 from mock_vendors.wsgi import StackApp
+from sync_engine.clients.base import VendorError
 from sync_engine.clients.gpsinsight import GpsInsightClient
 from sync_engine.clock import ENV_VAR, record_clock, stack_spec
 from sync_engine.store import Store
@@ -268,3 +270,17 @@ def test_make_run_without_the_engine_pairs_driveri_without_a_webhook(
         assert line.endswith("Driver Sync on, no webhook")
         pairing = Store().pairing("driveri")
         assert pairing is not None and pairing["webhook_id"] is None
+
+
+def test_an_old_subscription_the_portal_will_not_delete_is_reported_not_hidden(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Refusing:
+        def webhook_delete(self, webhook_id: int) -> None:
+            raise VendorError("gpsinsight", "webhook/delete", 404, "Webhook not found")
+
+    monkeypatch.setattr(engine_cli, "portal_client", lambda portal: Refusing())
+    engine_cli.unsubscribe({"name": "old-portal"}, 7)
+    err = capsys.readouterr().err
+    assert "webhook #7 on portal 'old-portal' was not deleted" in err
+    assert "Webhook not found" in err
